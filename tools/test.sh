@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the test suite in the project's virtual environment (tools/install.sh makes it).
+# Extra arguments go to pytest, e.g. `tools/test.sh -m "not slurm" -x`.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ -x "$root/tools/venv/bin/python" ] || { echo "tools/test.sh: no venv; run tools/install.sh first" >&2; exit 1; }
+# glibc's allocator returns memory to the OS too eagerly for PyTorch on the CPU; these keep it.
+source "$root/tools/cpu_env.sh"
+cd "$root"
+exec "$root/tools/venv/bin/python" -m pytest -q "$@" tests
