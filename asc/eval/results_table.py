@@ -1,0 +1,111 @@
+"""exp/RESULTS.md in the manner of ESPnet: one table over the five DCASE2024 training splits.
+
+A row per system, a column per training split (macro accuracy on the test set, %), the mean over
+the splits (the DCASE2024 ranking score) and each system's parameters and MACs. Built only from
+records taken from scores.json files, never by hand. Several records of one system and split
+(seeds) are averaged and shown as mean ± standard deviation.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Iterable, Mapping, Sequence
+
+SPLITS = (5, 10, 25, 50, 100)
+MISSING = "–"
+
+
+def split_number(split) -> int:
+    """5 from 5, "5", "split5" or "train_split5"."""
+    text = str(split)
+    digits = text[text.rfind("split") + 5:] if "split" in text else text
+    try:
+        return int(digits)
+    except ValueError:
+        raise ValueError(f"cannot read a training split from {split!r} (expected e.g. 5 or 'split5')") from None
+
+
+def results_markdown(records: Iterable[Mapping], splits: Sequence[int] = SPLITS,
+                     systems: Sequence[str] | None = None, title: str = "RESULTS",
+                     environment: Mapping[str, str] | None = None,
+                     notes: Sequence[str] = ()) -> str:
+    """The RESULTS.md text for records {system, split, macro_accuracy, params, macs}.
+
+    macro_accuracy is a fraction in [0, 1]; params and macs may be None. Rows follow `systems`
+    if given, else the order in which systems first appear; missing cells show '–'. The mean is
+    over the splits present; a mean over fewer than all splits is starred, since it is not the
+    ranking score.
+    """
+    cells, complexity, order = _collect(records, splits)
+    order = list(systems) if systems is not None else order
+    lines = [f"# {title}", ""]
+    if environment:
+        lines += ["## Environments"] + [f"- {key}: `{value}`" for key, value in environment.items()] + [""]
+    lines += ["## DCASE2024 Task 1: macro class-averaged accuracy (%) on the test set by training split",
+              ""]
+    header = ["system", "params", "MACs"] + [f"{s} %" for s in splits] + ["mean (ranking score)"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
+    starred = seeded = False
+    for system in order:
+        runs = [cells.get((system, s), []) for s in splits]
+        means = [statistics.fmean(r) for r in runs if r]
+        mean = MISSING
+        if means:
+            mean = f"{100 * statistics.fmean(means):.2f}"
+            if len(means) < len(splits):
+                mean, starred = mean + "*", True
+        seeded |= any(len(r) > 1 for r in runs)
+        params, macs = complexity.get(system, ([], []))
+        row = [system, _spread(params, _count), _spread(macs, _mega)] + [_cell(r) for r in runs] + [mean]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    if starred:
+        lines.append("\\* mean over the splits present only, not the DCASE ranking score.")
+    if seeded:
+        lines.append("± standard deviation over runs (seeds) of the same system and split.")
+    lines += list(notes)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _collect(records: Iterable[Mapping], splits: Sequence[int]):
+    cells: dict[tuple[str, int], list[float]] = {}
+    complexity: dict[str, tuple[list, list]] = {}
+    order: list[str] = []
+    for record in records:
+        system, split = str(record["system"]), split_number(record["split"])
+        if split not in splits:
+            raise ValueError(f"system {system!r}: split {split} is not one of the table's splits {list(splits)}")
+        accuracy = float(record["macro_accuracy"])
+        if not 0.0 <= accuracy <= 1.0:
+            raise ValueError(f"system {system!r} split {split}: macro_accuracy {accuracy} is not a "
+                             f"fraction in [0, 1]")
+        if system not in complexity:
+            order.append(system)
+            complexity[system] = ([], [])
+        cells.setdefault((system, split), []).append(accuracy)
+        for values, key in zip(complexity[system], ("params", "macs")):
+            if record.get(key) is not None:
+                values.append(record[key])
+    return cells, complexity, order
+
+
+def _cell(runs: list[float]) -> str:
+    if not runs:
+        return MISSING
+    mean = f"{100 * statistics.fmean(runs):.2f}"
+    return mean if len(runs) == 1 else f"{mean} ± {100 * statistics.stdev(runs):.2f}"
+
+
+def _spread(values: list, fmt) -> str:
+    """One value, or the range when a system's splits differ (e.g. pruned per split)."""
+    if not values:
+        return MISSING
+    low, high = min(values), max(values)
+    return fmt(low) if low == high else f"{fmt(low)}–{fmt(high)}"
+
+
+def _count(value) -> str:
+    return f"{int(value):,}"
+
+
+def _mega(value) -> str:
+    return f"{value / 1e6:.2f} M"
