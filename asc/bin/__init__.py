@@ -1,0 +1,1 @@
+"""Entry points, one per stage or tool: `python -m asc.bin.<verb>`."""

@@ -1,0 +1,107 @@
+"""Print a model's DCASE complexity (params, parameter bytes, MACs, verdict) as JSON.
+
+    python -m asc.bin.complexity --model rep_mobile [--options opts.yaml]
+    python -m asc.bin.complexity --config conf/embedded/model_rep_mobile.yaml
+    python -m asc.bin.complexity --checkpoint exp/deploy/split100/model.pt --out complexity.json
+
+A model config is a YAML with `name` and `options` (conf/*/model_*.yaml), or a training config with
+`model` and `model_options`. The deployment form is counted (see asc.complexity for how, and for
+the checkpoint format).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from asc.atomic import write_json
+from asc.complexity import (BYTES_PER_PARAM, DEFAULT_INPUT_SHAPE, complexity_report,
+                            count_complexity)
+from asc.config import from_dict, read_yaml
+from asc.errors import AscError, ConfigError, InputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build or load the model, count its deployment form, print (and optionally write) the JSON."""
+    args = _parser().parse_args(argv)
+    try:
+        name, model = _model(args)
+        shape = _input_shape(args.input_shape)
+        try:
+            complexity = count_complexity(model, shape, deploy=not args.training_form)
+        except RuntimeError as e:  # torchinfo could not run the model on that input
+            cause = str(e.__cause__ or e).strip().splitlines() or [type(e).__name__]
+            raise ConfigError(f"cannot run model '{name}' on an input of shape {list(shape)}: "
+                              f"{cause[0][:300]}") from None
+        report = {"model": name, **complexity_report(complexity, args.precision, shape)}
+        if args.training_form:
+            report["form"] = "training"
+        if args.out:
+            write_json(args.out, report)
+    except AscError as e:
+        print(f"complexity: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m asc.bin.complexity", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="registered model name (see asc.models.available_models)")
+    source.add_argument("--config", type=Path, help="model config YAML (name + options) or training config")
+    source.add_argument("--checkpoint", type=Path, help="saved model (model_name, model_options, state_dict)")
+    p.add_argument("--options", type=Path, help="YAML of model options for --model")
+    p.add_argument("--precision", default="float16", choices=sorted(BYTES_PER_PARAM),
+                   help="storage type of the parameters (default: float16)")
+    p.add_argument("--input-shape", default=",".join(map(str, DEFAULT_INPUT_SHAPE)),
+                   help="channels,mels,frames of one clip (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="also write the JSON here (e.g. complexity.json)")
+    p.add_argument("--training-form", action="store_true",
+                   help="count the model as built, without re-parameterizing (for comparison only)")
+    return p
+
+
+def _model(args: argparse.Namespace):
+    from asc.models import ModelConfig, build_model
+
+    if args.options is not None and args.model is None:
+        raise ConfigError("--options goes with --model (a config file or checkpoint has its own)")
+    if args.model is not None:
+        options = read_yaml(args.options) if args.options else {}
+        return args.model, build_model(args.model, **options)
+    if args.config is not None:
+        config = _model_config(args.config, ModelConfig)
+        return config.name, build_model(config.name, **config.options)
+    from asc.train.checkpoint import load_model
+
+    model, ckpt = load_model(args.checkpoint)
+    return ckpt["model_name"], model
+
+
+def _model_config(path: Path, cls):
+    """A ModelConfig from a model YAML (`name`, `options`) or a training YAML (`model`, `model_options`)."""
+    data = read_yaml(path)
+    if "name" in data:
+        return from_dict(cls, data, source=str(path))
+    if isinstance(data.get("model"), str):
+        options = data.get("model_options") or {}
+        return from_dict(cls, {"name": data["model"], "options": options}, source=str(path))
+    raise InputError(path, "not a model config: expected 'name' (and 'options'), or 'model' and "
+                           "'model_options' as in a training config")
+
+
+def _input_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise ConfigError(f"--input-shape '{text}': expected channels,mels,frames, e.g. 1,256,65")
+    return shape
+
+
+if __name__ == "__main__":
+    sys.exit(main())

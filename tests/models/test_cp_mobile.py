@@ -1,0 +1,82 @@
+"""CP-Mobile (DCASE2023, with GRN): published layout, exact BatchNorm folding, equal-complexity config."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+import yaml
+
+from asc.complexity import Complexity, count_complexity, within_limits
+from asc.errors import ConfigError
+from asc.models import build_model, reparameterize
+from asc.models.cp_mobile import GRN, CPMobileBlock
+
+CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small models: one intra-op thread avoids oversubscription on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def randomize(model: nn.Module) -> nn.Module:
+    """Random BatchNorm statistics and GRN scales, so that folding and GRN are really exercised."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                c = module.num_features
+                module.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
+                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
+                module.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+                module.bias.copy_(torch.rand(c, generator=gen) - 0.5)
+            elif isinstance(module, GRN):
+                module.gamma.fill_(0.7)
+                module.beta.fill_(-0.2)
+    return model.eval()
+
+
+def test_published_layout():
+    model = build_model("cp_mobile")
+    blocks = [m for m in model.modules() if isinstance(m, CPMobileBlock)]
+    assert [b.proj.out_channels for b in blocks] == [32, 32, 32, 72, 72, 168]
+    assert [b.dw.out_channels for b in blocks] == [96, 96, 96, 96, 216, 216]
+    assert [b.dw.stride for b in blocks] == [(1, 1), (2, 2), (1, 1), (2, 1), (1, 1), (1, 1)]
+    assert sum(isinstance(m, GRN) for m in model.modules()) == 6
+    # our count of the fused model, on the 256 x 64 input its authors counted with: under 30 M MACs
+    assert count_complexity(model, (1, 256, 64)) == Complexity(124_862, 29_561_088)
+
+
+def test_folding_is_exact_and_keeps_grn():
+    model = randomize(build_model("cp_mobile", base_channels=16, channels_multiplier=1.5,
+                                  expansion_rate=2.0))
+    deployed = reparameterize(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in deployed.modules())
+    assert sum(isinstance(m, GRN) for m in deployed.modules()) == 6
+    x = torch.randn(2, 1, 64, 33)
+    with torch.no_grad():
+        assert (model(x) - deployed(x)).abs().max() < 1e-4
+
+
+def test_small_config_has_the_complexity_of_the_default_rep_mobile():
+    options = yaml.safe_load((CONF / "embedded" / "model_cp_mobile_small.yaml").read_text())["options"]
+    small = count_complexity(build_model("cp_mobile", **options))
+    rep = count_complexity(build_model("rep_mobile"))
+    assert small.macs == rep.macs and small.params == rep.params + 2 * 6   # + GRN's gamma, beta
+    assert within_limits(small, "float16")
+    assert not within_limits(count_complexity(build_model("cp_mobile")), "float16")
+
+
+def test_without_grn_and_unknown_option():
+    model = build_model("cp_mobile", grn=False)
+    assert not any(isinstance(m, GRN) for m in model.modules())
+    with pytest.raises(ConfigError, match="expected true or false"):
+        build_model("cp_mobile", grn="yes")
+    with pytest.raises(ConfigError, match="unknown key"):
+        build_model("cp_mobile", gnr=True)
