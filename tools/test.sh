@@ -6,5 +6,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ -x "$root/tools/venv/bin/python" ] || { echo "tools/test.sh: no venv; run tools/install.sh first" >&2; exit 1; }
 # glibc's allocator returns memory to the OS too eagerly for PyTorch on the CPU; these keep it.
 source "$root/tools/cpu_env.sh"
+# Small test models run fastest single-threaded; several intra-op threads on 2 busy cores thrash.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 cd "$root"
 exec "$root/tools/venv/bin/python" -m pytest -q "$@" tests
