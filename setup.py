@@ -15,6 +15,7 @@ setup(
         "numpy",
         "librosa>=0.10",
         "soundfile",
+        "soxr",
         "h5py>=3.8",
         "scikit-learn",
         "tqdm",
