@@ -1,0 +1,237 @@
+"""Stage 2's work: log-mels of a data directory, extracted in N shards and merged into one store.
+
+Shard J of N holds a contiguous range of the sorted utterances, made of whole batches of `BATCH`
+clips counted from the start of the data directory, so every clip goes through the front end in the
+same batch whatever N is and the features are bit-identical for any number of jobs. Each shard is
+written atomically with a done marker; a finished shard is skipped, a half-written or damaged one is
+rebuilt. The merge copies the shards once into `feats.h5`, checks it against the data directory,
+marks it done and removes the shards.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import h5py
+import numpy as np
+import torch
+
+from asc.data.audio import AudioWarning, load_audio
+from asc.data.datadir import DataDir
+from asc.data.feature_store import create_store, read_marker, store_bytes, store_problem, utts_hash
+from asc.errors import AscError, InputError
+from asc.features.logmel import FeatureConfig, LogMel, fix_length
+
+BATCH = 32          # clips per front-end call; shard boundaries fall on multiples of it
+COPY_BLOCK = 256    # clips per read/write while merging (bounds the merge's memory)
+STORE = "feats.h5"
+SHARDS = "shards"
+
+Log = Callable[[str], None]
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+def store_path(out_dir: str | os.PathLike) -> Path:
+    """The merged store of an output folder: OUT/feats.h5."""
+    return Path(out_dir) / STORE
+
+
+def shard_path(out_dir: str | os.PathLike, shard: int) -> Path:
+    """Where shard `shard` (1-based) is written: OUT/shards/feats.J.h5."""
+    return Path(out_dir) / SHARDS / f"feats.{shard}.h5"
+
+
+def shard_bounds(n_utts: int, shard: int, num_shards: int) -> tuple[int, int]:
+    """[start, stop) of shard `shard` of `num_shards` (1-based) among `n_utts` sorted utterances."""
+    if not 1 <= shard <= num_shards:
+        raise AscError(f"shard {shard} is outside 1..{num_shards}")
+    batches = -(-n_utts // BATCH)
+    first, last = (shard - 1) * batches // num_shards, shard * batches // num_shards
+    return min(first * BATCH, n_utts), min(last * BATCH, n_utts)
+
+
+def store_status(cfg: FeatureConfig, data: DataDir, out_dir: str | os.PathLike) -> str | None:
+    """Why OUT/feats.h5 is not the finished store of `data` under `cfg`, or None if it is."""
+    return store_problem(store_path(out_dir), {"config_hash": cfg.hash(), "utts_hash": utts_hash(data.utts)})
+
+
+def extract_shard(cfg: FeatureConfig, data: DataDir, data_name: str, out_dir: str | os.PathLike,
+                  shard: int, num_shards: int, device: str = "cpu", log: Log = _print) -> bool:
+    """Write shard `shard` of `num_shards` unless it (or the merged store) is already done.
+
+    Returns True if features were computed. Clips longer or shorter than cfg.clip_seconds are cut or
+    zero-padded with a warning naming the file.
+    """
+    if store_status(cfg, data, out_dir) is None:
+        log(f"{store_path(out_dir)} is complete; shard {shard}/{num_shards}: nothing to do")
+        return False
+    utts = data.utts
+    start, stop = shard_bounds(len(utts), shard, num_shards)
+    mine = utts[start:stop]
+    path = shard_path(out_dir, shard)
+    marker = {"shard": shard, "num_shards": num_shards, "start": start, "stop": stop,
+              "data_utts_hash": utts_hash(utts), "data_utts": len(utts)}
+    problem = store_problem(path, {"config_hash": cfg.hash(), "utts_hash": utts_hash(mine), **marker})
+    if problem is None:
+        log(f"{path} is already done ({len(mine)} clips); skipped")
+        return False
+    if path.exists():
+        log(f"{path} {problem}; rebuilding it")
+    remove_temporaries(path)
+    check_free_space(path.parent, store_bytes(len(mine), cfg.n_mels, cfg.clip_frames), f"shard {shard}")
+    if mine:
+        log(f"shard {shard}/{num_shards}: clips {start}..{stop - 1} of {len(utts)} -> {path}")
+    else:
+        log(f"shard {shard}/{num_shards}: no clips (the {len(utts)} clips make fewer batches of {BATCH} than "
+            f"there are shards) -> {path}")
+    with create_store(path, mine, cfg.n_mels, cfg.clip_frames, cfg.to_yaml(), cfg.hash(), data_name,
+                      marker) as feats:
+        _compute(feats, [data.wav[u] for u in mine], cfg, device, lambda done, rate: log(
+            f"shard {shard}/{num_shards}: {done}/{len(mine)} clips ({rate:.0f} clips/s)"))
+    return True
+
+
+def _compute(feats: h5py.Dataset, wavs: list[str], cfg: FeatureConfig, device: str,
+             progress: Callable[[int, float], None]) -> None:
+    """Fill `feats` with the log-mels of `wavs`, BATCH clips per front-end call."""
+    front = LogMel(cfg).to(device)
+    began, every = time.time(), max(1, len(wavs) // 10)
+    for a in range(0, len(wavs), BATCH):
+        waves = np.stack([read_clip(w, cfg) for w in wavs[a:a + BATCH]])
+        with torch.inference_mode():
+            out = front(torch.from_numpy(waves).to(device)).cpu().numpy()
+        done = a + len(waves)
+        feats[a:done] = out.astype(np.float16)
+        if done // every != a // every or done == len(wavs):
+            progress(done, done / max(time.time() - began, 1e-9))
+
+
+def read_clip(path: str, cfg: FeatureConfig) -> np.ndarray:
+    """One clip at the feature rate and length (mono float32 [clip_samples])."""
+    wave = load_audio(path, cfg.sample_rate)
+    if len(wave) != cfg.clip_samples:
+        warnings.warn(f"{path}: {len(wave) / cfg.sample_rate:.3f} s long, "
+                      f"{'cut' if len(wave) > cfg.clip_samples else 'zero-padded'} to {cfg.clip_seconds:g} s",
+                      AudioWarning, stacklevel=2)
+        wave = fix_length(wave, cfg.clip_samples)
+    return wave
+
+
+def merge_shards(out_dir: str | os.PathLike, num_shards: int, cfg: FeatureConfig | None = None,
+                 data: DataDir | None = None, log: Log = _print) -> bool:
+    """Copy finished shards 1..N once into OUT/feats.h5, mark it done and remove the shards.
+
+    Skipped (False) if the merged store is already complete (and matches `cfg`/`data` when given).
+    Every shard must be finished and come from the same config and utterance list; with `data` the
+    merged utterances must be exactly those of the data directory.
+    """
+    final = store_path(out_dir)
+    expect = {}
+    if cfg is not None:
+        expect["config_hash"] = cfg.hash()
+    if data is not None:
+        expect["utts_hash"] = utts_hash(data.utts)
+    if store_problem(final, expect) is None and not _shards_differ(out_dir, read_marker(final)):
+        remove_shards(out_dir)
+        log(f"{final} is already complete; nothing to merge")
+        return False
+    infos = [_finished_shard(out_dir, j, num_shards, expect.get("config_hash")) for j in range(1, num_shards + 1)]
+    _check_shards_agree(out_dir, infos, data)
+    total = infos[-1]["data_utts"]
+    with h5py.File(shard_path(out_dir, 1), "r") as f:
+        n_mels, n_frames = f["feats"].shape[1:]
+        config_yaml, config_hash, data_name = (str(f.attrs[k]) for k in ("config_yaml", "config_hash", "data_dir"))
+    remove_temporaries(final)
+    check_free_space(final.parent, store_bytes(total, n_mels, n_frames), "the merged store")
+    utts = []
+    for j in range(1, num_shards + 1):
+        with h5py.File(shard_path(out_dir, j), "r") as f:
+            utts += list(f["utts"].asstr()[:])
+    if data is not None and utts != data.utts:
+        raise InputError(final, "the merged utterances differ from the data directory's; re-run the extraction")
+    with create_store(final, utts, n_mels, n_frames, config_yaml, config_hash, data_name) as feats:
+        row = 0
+        for j in range(1, num_shards + 1):
+            with h5py.File(shard_path(out_dir, j), "r") as f:
+                src = f["feats"]
+                for a in range(0, src.shape[0], COPY_BLOCK):
+                    block = src[a:a + COPY_BLOCK]
+                    feats[row + a:row + a + len(block)] = block
+                row += src.shape[0]
+    log(f"merged {num_shards} shards into {final} ({total} clips)")
+    remove_shards(out_dir)
+    return True
+
+
+def _shards_differ(out_dir, final: dict) -> bool:
+    """True if a finished shard holds other features than the merged store (a re-extraction to merge)."""
+    for path in sorted((Path(out_dir) / SHARDS).glob("feats.*.h5")):
+        if store_problem(path) is None:
+            info = read_marker(path)
+            if (info.get("config_hash"), info.get("data_utts_hash")) != (final["config_hash"], final["utts_hash"]):
+                return True
+    return False
+
+
+def _finished_shard(out_dir, shard: int, num_shards: int, config_hash: str | None) -> dict:
+    """The marker of a finished shard; AscError saying which shard is missing and why."""
+    path = shard_path(out_dir, shard)
+    expect = {"shard": shard, "num_shards": num_shards}
+    if config_hash is not None:
+        expect["config_hash"] = config_hash
+    problem = store_problem(path, expect)
+    if problem:
+        raise AscError(f"{path}: shard {shard} of {num_shards} {problem}; run the extraction for it first "
+                       f"(python -m asc.bin.extract_features ... --shard {shard} --num-shards {num_shards})")
+    return read_marker(path)
+
+
+def _check_shards_agree(out_dir, infos: list[dict], data: DataDir | None) -> None:
+    """The shards must tile one utterance list under one config."""
+    first = infos[0]
+    for info in infos:
+        for key in ("config_hash", "data_utts_hash", "data_utts"):
+            if info[key] != first[key]:
+                raise AscError(f"{shard_path(out_dir, info['shard'])}: {key} {info[key]!r} differs from "
+                               f"shard 1's {first[key]!r}; the shards come from different runs - re-run the "
+                               f"extraction")
+    stops = [0] + [i["stop"] for i in infos]
+    if [i["start"] for i in infos] != stops[:-1] or stops[-1] != first["data_utts"]:
+        raise AscError(f"{Path(out_dir) / SHARDS}: the shards do not cover the utterances without gaps")
+    if data is not None and first["data_utts_hash"] != utts_hash(data.utts):
+        raise AscError(f"{Path(out_dir) / SHARDS}: the shards were extracted from another list of utterances "
+                       f"than the data directory holds now; re-run the extraction")
+
+
+def remove_shards(out_dir: str | os.PathLike) -> None:
+    """Delete OUT/shards/ (shard files, their markers and temporaries) once the merge is done."""
+    folder = Path(out_dir) / SHARDS
+    if folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def remove_temporaries(path: Path) -> None:
+    """Delete temporaries a killed writer of `path` left behind (see asc.atomic.atomic_path)."""
+    for tmp in path.parent.glob(f".{path.name}.tmp*"):
+        tmp.unlink(missing_ok=True)
+
+
+def check_free_space(directory: str | os.PathLike, needed: int, what: str) -> None:
+    """Fail before writing if `directory`'s file system has less than `needed` bytes free."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise AscError(f"{directory}: not enough free disk space for {what}: it needs about "
+                       f"{needed / 2**30:.2f} GiB, {free / 2**30:.2f} GiB are free")
+
+
+__all__ = ["BATCH", "store_path", "shard_path", "shard_bounds", "store_status", "extract_shard",
+           "merge_shards", "read_clip", "check_free_space", "remove_shards", "remove_temporaries"]

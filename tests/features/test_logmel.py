@@ -1,0 +1,124 @@
+"""The torch log-mel front end against librosa, its frame counts and its configs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from asc.errors import ConfigError
+from asc.features.logmel import FeatureConfig, LogMel, librosa_power_mel, load_feature_config
+
+CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
+CONFIGS = {name: load_feature_config(CONF / "embedded" / f"feats_{name}.yaml") for name in ("student", "teacher")}
+SR = 32000
+
+
+def signals(seed: int = 0) -> dict[str, np.ndarray]:
+    """Random (white and integrated noise) and tonal (pure and noisy sinusoids) 1-s test signals."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR) / SR
+    freqs, amps = rng.uniform(50, 15000, 4), rng.uniform(0.01, 0.5, 4)
+    tones = sum(a * np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for a, f in zip(amps, freqs))
+    return {
+        "white noise": rng.standard_normal((3, SR)) * 0.1,
+        "brown noise": np.cumsum(rng.standard_normal((2, SR)), axis=-1) * 1e-3,
+        "tones": tones[None],
+        "tones in noise": (tones + 1e-3 * rng.standard_normal(SR))[None],
+        "chirp": 0.3 * np.sin(2 * np.pi * (100 * t + 7000 * t ** 2))[None],
+    }
+
+
+@pytest.mark.parametrize("name", ["student", "teacher"])
+@pytest.mark.parametrize("kind", ["white noise", "brown noise", "tones", "tones in noise", "chirp"])
+def test_power_mel_matches_librosa(name, kind):
+    """Relative error below 1e-4 on every mel value within 50 dB of the clip's peak.
+
+    Below that, float32 cannot do better: its FFT rounding (about 1e-7 of the frame's energy) is
+    already that large there; such values are held to 1e-4 of the 50-dB floor instead (and the
+    float16 store quantises log-mels far more coarsely anyway).
+    """
+    cfg = CONFIGS[name]
+    wave = signals()[kind].astype(np.float32)
+    ours = LogMel(cfg).power_mel(torch.from_numpy(wave)).double().numpy()
+    ref = librosa_power_mel(wave, cfg)
+    assert ours.shape == ref.shape
+    peak = ref.max(axis=(-2, -1), keepdims=True)
+    rel = np.abs(ours - ref) / np.maximum(ref, 1e-5 * peak)
+    assert rel.max() < 1e-4, f"max relative error {rel.max():.2e}"
+    assert np.abs(ours - ref).max() / peak.max() < 1e-5
+
+
+@pytest.mark.parametrize("n_mels", [1, 5, 40])
+def test_any_number_of_mel_bins_matches_librosa(n_mels):
+    cfg = FeatureConfig(n_fft=512, win_length=400, hop_length=160, n_mels=n_mels, fmin=50.0, fmax=8000.0)
+    wave = signals(3)["white noise"].astype(np.float32)
+    ours = LogMel(cfg).power_mel(torch.from_numpy(wave)).double().numpy()
+    ref = librosa_power_mel(wave, cfg)
+    assert ours.shape == (3, n_mels, 201)
+    assert (np.abs(ours - ref) / np.maximum(ref, 1e-5 * ref.max())).max() < 1e-4
+
+
+@pytest.mark.parametrize("name, frames, mels", [("student", 65, 256), ("teacher", 101, 128)])
+def test_frames_of_one_second(name, frames, mels):
+    cfg = CONFIGS[name]
+    assert cfg.clip_frames == frames
+    out = LogMel(cfg)(torch.zeros(2, 3, SR))
+    assert out.shape == (2, 3, mels, frames)
+    assert LogMel(cfg)(torch.zeros(SR)).shape == (mels, frames)
+
+
+def test_log_is_log_of_mel_plus_eps():
+    cfg = CONFIGS["teacher"]
+    wave = torch.from_numpy(signals(1)["white noise"].astype(np.float32))
+    front = LogMel(cfg)
+    expected = torch.log(front.power_mel(wave) + cfg.log_eps)
+    assert torch.equal(front(wave), expected)
+    silent = front(torch.zeros(1, SR))
+    assert torch.allclose(silent, torch.full_like(silent, float(np.log(cfg.log_eps))))
+
+
+def test_input_is_left_alone():
+    wave = torch.randn(2, SR)
+    copy = wave.clone()
+    LogMel(CONFIGS["student"])(wave)
+    assert torch.equal(wave, copy)
+
+
+def test_configs_follow_the_published_front_ends():
+    student, teacher = CONFIGS["student"], CONFIGS["teacher"]
+    assert (student.sample_rate, student.n_fft, student.win_length, student.hop_length, student.n_mels) == \
+        (32000, 4096, 3072, 500, 256)
+    assert (teacher.sample_rate, teacher.n_fft, teacher.win_length, teacher.hop_length, teacher.n_mels) == \
+        (32000, 1024, 800, 320, 128)
+    assert student.fmin == 0.0 and student.fmax is None and student.log_eps == 1e-5
+    for name in CONFIGS:   # the real-data profile extracts the same features
+        assert load_feature_config(CONF / "tau22" / f"feats_{name}.yaml") == CONFIGS[name]
+
+
+def test_config_hash_tracks_every_setting():
+    base = FeatureConfig()
+    assert FeatureConfig(fmin=0).hash() == base.hash()          # int and float spellings agree
+    assert FeatureConfig(fmax=15000.0).hash() != base.hash()
+    assert FeatureConfig(log_eps=1e-6).hash() != base.hash()
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="win_length"):
+        FeatureConfig(win_length=5000)
+    with pytest.raises(ConfigError, match="fmax"):
+        FeatureConfig(fmax=20000.0)
+    bad = tmp_path / "feats.yaml"
+    bad.write_text("n_mels: 64\nhop: 100\n")
+    with pytest.raises(ConfigError, match=r"feats\.yaml.*'hop'"):
+        load_feature_config(bad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_matches_cpu():
+    cfg = CONFIGS["student"]
+    wave = torch.from_numpy(signals(2)["white noise"].astype(np.float32))
+    cpu = LogMel(cfg)(wave)
+    gpu = LogMel(cfg).to("cuda")(wave.to("cuda")).cpu()
+    assert torch.allclose(gpu, cpu, atol=1e-4)
