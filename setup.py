@@ -16,6 +16,7 @@ setup(
         "librosa>=0.10",
         "soundfile",
         "soxr",
+        "scipy",
         "h5py>=3.8",
         "scikit-learn",
         "tqdm",
