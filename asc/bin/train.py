@@ -1,0 +1,87 @@
+"""Train any registered model on the cached features of a data directory (stages 3, 4 and 5 use it).
+
+    python -m asc.bin.train --config conf/embedded/train_rep_mobile_kd.yaml \
+        --train-data data/train_split25 --feats dump/student/train_split100/feats.h5 \
+        --labels data/labels.txt --exp exp/kd/split25/rep_mobile_kd \
+        --teacher-logits exp/teach/split25/logits.h5 [key=value ...]
+
+    torchrun --nproc_per_node 4 -m asc.bin.train …   # the same on several GPUs (or CPU processes)
+
+Writes the experiment directory: config.yaml (resolved), train.log, metrics.jsonl,
+checkpoints/{best,last}.pt, run.sh (the command again) and train.done. A finished experiment of the
+same config is skipped; an unfinished one resumes from checkpoints/last.pt.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from asc.atomic import write_text
+from asc.config import parse_override
+from asc.errors import AscError
+from asc.train.config import load_train_config
+from asc.train.distributed import cleanup_distributed, setup_distributed
+from asc.train.trainer import finished, train
+
+# command-line flags and the config keys they set
+FLAGS = {"train_data": "train_data", "feats": "feats", "labels": "labels",
+         "teacher_logits": "kd.teacher_logits", "dir_folder": "augment.device_ir.folder",
+         "init_checkpoint": "init_checkpoint"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
+    p = argparse.ArgumentParser(prog="asc.bin.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="training YAML (conf/<profile>/train_*.yaml)")
+    p.add_argument("--exp", required=True, help="experiment directory to write (or resume)")
+    p.add_argument("--train-data", help="data directory of the training split")
+    p.add_argument("--feats", help="feature store (feats.h5) covering the training split")
+    p.add_argument("--labels", help="label list (data/labels.txt)")
+    p.add_argument("--teacher-logits", help="stored teacher logits (HDF5) for distillation")
+    p.add_argument("--dir-folder", help="folder of device impulse responses (wav) for the DIR augmentation")
+    p.add_argument("--init-checkpoint", help="weights to start from (e.g. a local PaSST AudioSet checkpoint)")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. epochs=5 kd.temperature=3 model_options.base_channels=16")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Parse, resolve the config, skip if finished, train (on one process or under torchrun)."""
+    args = parse_args(argv)
+    try:
+        overrides = {key: getattr(args, flag) for flag, key in FLAGS.items() if getattr(args, flag)}
+        overrides.update(parse_override(text) for text in args.overrides)
+        cfg = load_train_config(args.config, overrides)
+        if finished(args.exp, cfg):
+            print(f"train: {args.exp} already finished with this config (train.done); nothing to do",
+                  file=sys.stderr)
+            return 0
+        env = setup_distributed()
+        try:
+            if env.is_main:
+                _write_rerun_script(Path(args.exp), argv if argv is not None else sys.argv[1:])
+            train(cfg, args.exp, env)
+        finally:
+            cleanup_distributed()
+    except AscError as e:
+        print(f"train: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write_rerun_script(exp: Path, argv: list[str]) -> None:
+    """<exp>/run.sh: the command that made this experiment (re-running it resumes or skips)."""
+    text = ("#!/usr/bin/env bash\n# Re-runs this experiment (resumes if unfinished, skips if finished).\n"
+            f"cd {shlex.quote(os.getcwd())} && python -m asc.bin.train {shlex.join(argv)} \"$@\"\n")
+    script = exp / "run.sh"
+    if not script.is_file() or script.read_text() != text:
+        write_text(script, text)
+        script.chmod(0o755)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

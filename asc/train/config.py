@@ -1,0 +1,129 @@
+"""The config of one training run, as a dataclass with every default visible.
+
+A YAML file under `conf/<profile>/train_*.yaml` overrides the defaults, the command line overrides the
+file (`--feats …`, `lr=1e-3`, `kd.temperature=3`); the resolved config is written into the experiment
+directory and its hash guards resume and skip decisions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from asc.augment.pipeline import AugmentConfig
+from asc.config import load_config
+from asc.errors import ConfigError
+from asc.models import ModelConfig
+
+# Options that change how fast a run goes but not what it computes: left out of the config hash, so a
+# run may be resumed with more loader workers or a different logging interval.
+RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size")
+
+
+@dataclass
+class KDConfig:
+    """Knowledge distillation: loss = lambda_ce·CE + (1 − lambda_ce)·T²·KL(teacher ‖ student)."""
+    lambda_ce: float = 0.02           # 1.0 = plain cross-entropy training (the no-KD ablation)
+    temperature: float = 2.0
+    teacher_logits: str | None = None  # HDF5 of stored ensemble logits (stage 3); needed when lambda_ce < 1
+
+
+@dataclass
+class TrainConfig:
+    """Everything one call of `python -m asc.bin.train` needs; paths usually come from the command line."""
+    # the model: a model config file (name, features, options; a path relative to the training YAML),
+    # whose options `model_options` may override, or `model` and `model_options` given here
+    model_config: str | None = None
+    model: str = ""
+    features: str = "student"         # which front end the model reads (documentation; --feats decides)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    # data
+    train_data: str = ""              # Kaldi-style data directory of the training split
+    feats: str = ""                   # HDF5 feature store holding every utterance of train_data
+    labels: str = ""                  # label list (official order)
+    val_fraction: float = 0.1         # share of the split's recordings held out for validation
+    split_seed: int = 0               # chooses the held-out recordings (fixed across training seeds)
+    init_checkpoint: str | None = None  # weights to start from (e.g. a PaSST AudioSet checkpoint); the
+                                        # classifier is re-initialized where the class count differs
+    # optimization
+    epochs: int = 10
+    min_steps: int = 0                # at least this many optimizer steps: more epochs on tiny splits
+    batch_size: int = 64              # global batch: divided among the processes of a DDP run
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    warmup_epochs: float = 1.0
+    schedule: Literal["cosine", "constant"] = "cosine"
+    min_lr_ratio: float = 0.0         # the cosine ends at lr·min_lr_ratio
+    grad_clip: float | None = None    # max gradient norm; None: no clipping
+    seed: int = 0
+    # augmentation (mixup included; device IRs from augment.device_ir.folder) and distillation
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    kd: KDConfig = field(default_factory=KDConfig)
+    # execution
+    amp: bool = True                  # automatic mixed precision (CUDA only; ignored on the CPU)
+    channels_last: bool = True        # NHWC activations: 1.5x faster CNN training on the CPU (bench/train_step.py)
+    num_workers: int = 0
+    eval_batch_size: int = 256
+    log_interval: int = 50            # steps between progress lines when not on a terminal
+
+
+def load_train_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the YAML file, then `overrides`; the model config file merged in; checked."""
+    cfg = load_config(TrainConfig, path, overrides)
+    resolve_model(cfg, Path(path).parent, str(path))
+    validate(cfg, str(path))
+    return cfg
+
+
+def resolve_model(cfg: TrainConfig, base: Path, source: str = "config") -> None:
+    """Fill `model`, `features` and `model_options` from `cfg.model_config` (options given in the
+    training config win), so that the resolved config holds the whole model and needs no other file."""
+    if not cfg.model_config:
+        return
+    path = Path(cfg.model_config)
+    path = path if path.is_absolute() else base / path
+    model = load_config(ModelConfig, path)
+    if cfg.model and cfg.model != model.name:
+        raise ConfigError(f"{source}: model '{cfg.model}' contradicts model_config {path} (model '{model.name}')")
+    cfg.model, cfg.features = model.name, model.features
+    cfg.model_options = {**model.options, **cfg.model_options}
+    cfg.model_config = None
+
+
+def validate(cfg: TrainConfig, source: str = "config") -> None:
+    """Refuse values that would only fail later, deep inside the loop."""
+    if not cfg.model:
+        raise ConfigError(f"{source}: no model: set model_config (a conf/*/model_*.yaml) or model")
+    for key in ("train_data", "feats", "labels"):
+        if not getattr(cfg, key):
+            raise ConfigError(f"{source}: '{key}' is not set (give it in the YAML or on the command line)")
+    checks = [
+        (cfg.epochs >= 1, "epochs must be at least 1"),
+        (cfg.batch_size >= 2, "batch_size must be at least 2 (BatchNorm needs two clips)"),
+        (cfg.lr > 0, "lr must be positive"),
+        (0.0 <= cfg.val_fraction < 1.0, "val_fraction must be in [0, 1)"),
+        (0.0 <= cfg.warmup_epochs <= cfg.epochs, "warmup_epochs must be in [0, epochs]"),
+        (0.0 <= cfg.kd.lambda_ce <= 1.0, "kd.lambda_ce must be in [0, 1]"),
+        (cfg.kd.temperature > 0, "kd.temperature must be positive"),
+        (cfg.min_steps >= 0, "min_steps must be >= 0"),
+        (cfg.num_workers >= 0, "num_workers must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {message}")
+    if cfg.kd.lambda_ce < 1.0 and not cfg.kd.teacher_logits:
+        raise ConfigError(f"{source}: kd.lambda_ce is {cfg.kd.lambda_ce} (distillation) but no "
+                          f"kd.teacher_logits file is given (--teacher-logits); set kd.lambda_ce=1 for plain training")
+
+
+def config_hash(cfg: TrainConfig) -> str:
+    """A short hash of everything that changes the result of a run (runtime-only options excluded)."""
+    data = dataclasses.asdict(cfg)
+    for key in RUNTIME_KEYS:
+        data.pop(key, None)
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,449 @@
+"""The training loop behind `python -m asc.bin.train`: any registered model, CE or KD loss, feature-
+domain augmentation, per-epoch validation on held-out recordings, checkpoints and resume.
+
+Reproducibility is designed in, not hoped for:
+  - the order of the clips of epoch e is DistributedSampler's permutation for (seed, e);
+  - at the start of epoch e every random stream (augmentation generator, torch, numpy, python, loader
+    workers) is re-seeded from (seed, e, rank);
+  - `last.pt` is written at the end of every epoch with the model, optimizer, scheduler, scaler,
+    random states and the metrics so far.
+So a run killed at any point and restarted with the same command continues at the epoch boundary
+of its last checkpoint and computes exactly what the uninterrupted run computes (on the CPU).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from asc.atomic import done_marker, mark_done, write_text
+from asc.augment.device_ir import load_dir_gains
+from asc.augment.mixup import mixup
+from asc.augment.pipeline import Augmenter
+from asc.config import dump_yaml
+from asc.data.datadir import load_datadir, read_labels
+from asc.data.dataset import FeatureDataset, split_by_recording
+from asc.data.feature_store import FeatureStore
+from asc.errors import ConfigError, InputError
+from asc.eval.metrics import compute_scores
+from asc.models import build_model
+from asc.models.checkpoints import load_pretrained
+from asc.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
+from asc.train.config import TrainConfig, config_hash
+from asc.train.distributed import (DistEnv, all_reduce_mean, barrier, make_sampler, wrap_model)
+from asc.train.losses import LossParts, kd_loss
+from asc.train.predict import autocast, predict_logits
+from asc.train.schedule import build_scheduler
+
+log = logging.getLogger("asc.train")
+
+DONE = "train"                                          # marker train.done
+TIMING_KEYS = ("clips_per_s", "data_wait", "epoch_s")  # metrics that vary from run to run
+
+
+@dataclass
+class ExpDir:
+    """The files of one experiment directory."""
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "checkpoints" / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "checkpoints" / "best.pt"
+
+    @property
+    def done(self) -> Path:
+        return done_marker(self.root, DONE)
+
+
+@dataclass
+class TrainData:
+    """The datasets of a run and what the loop needs to know about them."""
+    train: FeatureDataset
+    val: FeatureDataset | None
+    labels: list[str]
+    feats_hash: str
+    dir_gains: torch.Tensor | None = None
+
+
+@dataclass
+class Progress:
+    """What has been done so far; saved in last.pt."""
+    next_epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_acc: float = -math.inf
+
+
+def finished(exp: str | os.PathLike, cfg: TrainConfig) -> bool:
+    """True if `exp` holds a finished run of this config; InputError if it finished with another one."""
+    paths = ExpDir(Path(exp))
+    if not paths.done.is_file():
+        return False
+    info = json.loads(paths.done.read_text() or "{}")
+    if info.get("config_hash") != config_hash(cfg):
+        raise InputError(paths.done, f"this experiment finished with another config (hash "
+                                     f"{info.get('config_hash')}, this command {config_hash(cfg)}); "
+                                     f"choose another --exp or remove the directory")
+    return True
+
+
+def train(cfg: TrainConfig, exp: str | os.PathLike, env: DistEnv) -> dict:
+    """Train `cfg` into experiment directory `exp` (resuming if it holds a checkpoint); returns the
+    metrics of the last epoch. Every process of a DDP run calls this; rank 0 writes."""
+    paths = ExpDir(Path(exp))
+    digest = config_hash(cfg)
+    handlers = _setup_logging(paths, env)
+    try:
+        return _run(cfg, paths, digest, env)
+    finally:
+        for handler in handlers:
+            logging.getLogger("asc").removeHandler(handler)
+            handler.close()
+
+
+def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
+    data = load_data(cfg)
+    model = _build_model(cfg, data.labels, env)
+    per_rank = _per_rank_batch(cfg, env, len(data.train))
+    sampler = make_sampler(data.train, env, cfg.seed)
+    loader = DataLoader(data.train, batch_size=per_rank, sampler=sampler, num_workers=cfg.num_workers,
+                        drop_last=True, pin_memory=env.device.type == "cuda")
+    given, cfg = cfg, dataclasses.replace(cfg, epochs=epochs_to_run(cfg, len(loader)))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = build_scheduler(optimizer, len(loader), cfg.epochs, cfg.warmup_epochs, cfg.schedule,
+                                cfg.min_lr_ratio)
+    use_amp = cfg.amp and env.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    progress = Progress()
+    if paths.last.is_file():
+        progress = _resume(paths.last, cfg, digest, model, optimizer, scheduler, scaler)
+    augmenter = Augmenter(cfg.augment, dir_gains=data.dir_gains)
+    if env.is_main:
+        if cfg.epochs > given.epochs:
+            log.info("%d epochs instead of %d, to make min_steps %d steps of %d per epoch", cfg.epochs,
+                     given.epochs, cfg.min_steps, len(loader))
+        _write_config(paths, given)
+        _log_start(cfg, env, data, model, augmenter, digest, per_rank, len(loader), progress)
+    ddp_model = wrap_model(model, env)
+
+    for epoch in range(progress.next_epoch, cfg.epochs):
+        generator = _seed_epoch(cfg.seed, epoch, env.rank)
+        sampler.set_epoch(epoch)
+        loader.generator = generator_for_workers(generator)
+        record = {"epoch": epoch + 1}
+        record.update(_train_epoch(ddp_model, loader, data, augmenter, optimizer, scheduler, scaler,
+                                   generator, cfg, env, epoch, use_amp))
+        if env.is_main:
+            if data.val is not None:
+                record.update(validate(model, data.val, env.device, cfg, use_amp))
+            _end_epoch(paths, cfg, digest, data, model, optimizer, scheduler, scaler, progress, record)
+        barrier(env)
+        progress.next_epoch = epoch + 1
+
+    if env.is_main:
+        _finish(paths, digest, progress)
+    barrier(env)
+    return progress.history[-1] if progress.history else {}
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+def load_data(cfg: TrainConfig) -> TrainData:
+    """The training and validation datasets of `cfg` (validation: held-out recordings of the split)."""
+    data = load_datadir(cfg.train_data)
+    labels = read_labels(cfg.labels)
+    store = FeatureStore(cfg.feats)
+    train_utts, val_utts = split_by_recording(data, cfg.val_fraction, cfg.split_seed, cfg.train_data)
+    teacher = cfg.kd.teacher_logits if cfg.kd.lambda_ce < 1.0 else None
+    train = FeatureDataset(data, store, labels, train_utts, teacher_logits=teacher, source=cfg.train_data)
+    val = FeatureDataset(data, store, labels, val_utts, source=cfg.train_data) if val_utts else None
+    unlabeled = int((train.targets < 0).sum())
+    if unlabeled:
+        raise InputError(f"{cfg.train_data}/utt2label", f"{unlabeled} training utterances have no label")
+    gains = None
+    if cfg.augment.device_ir.enabled:
+        if not cfg.augment.device_ir.folder:
+            raise ConfigError("augment.device_ir is enabled but augment.device_ir.folder is not set "
+                              "(give --dir-folder, or disable it with augment.device_ir.enabled=false)")
+        gains = _dir_gains(cfg.augment.device_ir.folder, store)
+    return TrainData(train, val, labels, store.config_hash, gains)
+
+
+def _dir_gains(folder: str, store: FeatureStore) -> torch.Tensor:
+    """Log-mel gains of the impulse responses under the front end the store was built with."""
+    front = store.feature_config
+    return load_dir_gains(folder, front.sample_rate, front.n_fft, front.n_mels, front.fmin, front.fmax,
+                          htk=front.htk)
+
+
+def _build_model(cfg: TrainConfig, labels: list[str], env: DistEnv) -> nn.Module:
+    """The model of `cfg` (same initial weights on every process), on the run's device and format."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, **model_options(cfg, labels))
+    if cfg.init_checkpoint:
+        load_pretrained(model, cfg.init_checkpoint)
+    model.to(env.device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def model_options(cfg: TrainConfig, labels: list[str]) -> dict:
+    """The model's options with the class count taken from the label list."""
+    options = dict(cfg.model_options)
+    n = options.setdefault("n_classes", len(labels))
+    if n != len(labels):
+        raise ConfigError(f"model_options.n_classes is {n} but the label list has {len(labels)} classes")
+    return options
+
+
+def epochs_to_run(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """`cfg.epochs`, or more on a split so small that they would make fewer than `cfg.min_steps` steps."""
+    return max(cfg.epochs, math.ceil(cfg.min_steps / max(1, steps_per_epoch)))
+
+
+def _per_rank_batch(cfg: TrainConfig, env: DistEnv, n_train: int) -> int:
+    if cfg.batch_size % env.world_size:
+        raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by the {env.world_size} processes")
+    per_rank = cfg.batch_size // env.world_size
+    if math.ceil(n_train / env.world_size) < per_rank:
+        raise ConfigError(f"batch_size {cfg.batch_size} exceeds the {n_train} training clips "
+                          f"({env.world_size} process(es)); lower it")
+    return per_rank
+
+
+# ------------------------------------------------------------------------------------------ the loop
+
+def _seed_epoch(seed: int, epoch: int, rank: int) -> torch.Generator:
+    """Re-seed every random stream from (seed, epoch, rank); returns the augmentation generator."""
+    value = int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1, np.uint64)[0] >> 1)
+    random.seed(value)
+    np.random.seed(value % 2**32)
+    torch.manual_seed(value)
+    return torch.Generator().manual_seed(value)
+
+
+def generator_for_workers(generator: torch.Generator) -> torch.Generator:
+    """A separate generator for the loader's worker seeds, so that their number does not shift the
+    augmentation stream."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    return torch.Generator().manual_seed(seed)
+
+
+def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmenter: Augmenter,
+                 optimizer, scheduler, scaler, generator: torch.Generator, cfg: TrainConfig,
+                 env: DistEnv, epoch: int, use_amp: bool) -> dict:
+    """One pass over the loader; returns the epoch's mean losses and timing."""
+    model.train()
+    sums = torch.zeros(3, dtype=torch.float64, device=env.device)   # summed on the device: no sync per step
+    seen, data_time, start = 0, 0.0, time.perf_counter()
+    bar = _progress_bar(env, len(loader), f"epoch {epoch + 1}/{cfg.epochs}")
+    tick = time.perf_counter()
+    for step, batch in enumerate(loader):
+        data_time += time.perf_counter() - tick
+        parts = _loss(model, batch, data, augmenter, generator, cfg, env.device, use_amp)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(parts.total).backward()
+        if cfg.grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        n = batch[0].shape[0]
+        seen += n
+        sums += torch.stack([parts.total.detach(), parts.ce, parts.kd]).double() * n
+        if bar is not None:
+            bar.update(1)
+        elif env.is_main and cfg.log_interval and (step + 1) % cfg.log_interval == 0:
+            log.info("epoch %d/%d step %d/%d loss %.4f lr %.3g %.0f clips/s", epoch + 1, cfg.epochs,
+                     step + 1, len(loader), sums[0].item() / seen, scheduler.get_last_lr()[0],
+                     seen * env.world_size / (time.perf_counter() - start))
+        tick = time.perf_counter()
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    means = all_reduce_mean(env, sums / max(seen, 1)).cpu()
+    return {"lr": scheduler.get_last_lr()[0], "train_loss": float(means[0]), "train_ce": float(means[1]),
+            "train_kd": float(means[2]), "clips_per_s": round(seen * env.world_size / elapsed, 1),
+            "data_wait": round(data_time / elapsed, 4), "epoch_s": round(elapsed, 2)}
+
+
+def _loss(model: nn.Module, batch, data: TrainData, augmenter: Augmenter, generator: torch.Generator,
+          cfg: TrainConfig, device: torch.device, use_amp: bool) -> LossParts:
+    """Augment (and mix) one batch, run the model and return its loss (CE or KD)."""
+    x, y, dev, idx = batch
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x = augmenter(x, [data.train.device_names[d] for d in dev.tolist()], generator)
+    mix = None
+    if cfg.augment.mixup.enabled:
+        m = cfg.augment.mixup
+        mix = mixup(x, m.alpha, generator, p=m.p, per_sample=m.per_sample)
+        x = mix.x
+    teacher = data.train.teacher_logits
+    teacher = teacher[idx].to(device, non_blocking=True) if teacher is not None else None
+    with autocast(device, use_amp):
+        logits = model(x)
+    return kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix)
+
+
+def _progress_bar(env: DistEnv, total: int, desc: str):
+    """A tqdm bar on a terminal (rank 0 only); None when the output goes to a log file."""
+    if not env.is_main or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def validate(model: nn.Module, dataset: FeatureDataset, device: torch.device, cfg: TrainConfig,
+             use_amp: bool = False) -> dict:
+    """Validation loss and macro class accuracy (the DCASE metric) of `model` on `dataset`."""
+    logits = predict_logits(unwrap(model), dataset, device, cfg.eval_batch_size, cfg.num_workers,
+                            use_amp, cfg.channels_last)
+    labels = [dataset.labels[t] for t in dataset.targets.tolist()]
+    devices = [dataset.device_names[d] for d in dataset.devices.tolist()]
+    scores = compute_scores(labels, logits.softmax(dim=1).double().numpy(), devices, dataset.labels)
+    return {"val_loss": F.cross_entropy(logits, dataset.targets).item(), "val_acc": scores.macro_accuracy,
+            "val_acc_micro": scores.accuracy}
+
+
+# ----------------------------------------------------------------------------- checkpoints and files
+
+def _end_epoch(paths: ExpDir, cfg: TrainConfig, digest: str, data: TrainData, model: nn.Module,
+               optimizer, scheduler, scaler, progress: Progress, record: dict) -> None:
+    """Log the epoch, write best.pt if it improved and last.pt always (then metrics.jsonl from it)."""
+    progress.history.append(record)
+    acc = record.get("val_acc")
+    improved = acc is None or acc > progress.best_acc
+    if improved:
+        progress.best_epoch, progress.best_acc = record["epoch"], (acc if acc is not None else -math.inf)
+        save_checkpoint(paths.best, model, cfg.model, model_options(cfg, data.labels), epoch=record["epoch"],
+                        metrics=record, config_hash=digest, feats_hash=data.feats_hash, labels=data.labels)
+    save_checkpoint(paths.last, model, cfg.model, model_options(cfg, data.labels), epoch=record["epoch"],
+                    optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                    scaler=scaler.state_dict(), rng=rng_state(), sampler={"seed": cfg.seed,
+                                                                          "epoch": record["epoch"]},
+                    history=progress.history, best_epoch=progress.best_epoch, best_acc=progress.best_acc,
+                    config_hash=digest, feats_hash=data.feats_hash, labels=data.labels)
+    _write_metrics(paths, progress.history)
+    log.info("epoch %d/%d: %s%s", record["epoch"], cfg.epochs, _summary(record), " (best)" if improved else "")
+
+
+def _resume(path: Path, cfg: TrainConfig, digest: str, model: nn.Module, optimizer, scheduler,
+            scaler) -> Progress:
+    """Load the training state of last.pt into the fresh objects; returns where to continue."""
+    ckpt = load_checkpoint(path, cfg.model, digest)
+    model.load_state_dict(ckpt["state_dict"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    scaler.load_state_dict(ckpt["scaler"])
+    set_rng_state(ckpt["rng"])
+    log.info("resuming from %s: %d of %d epochs done", path, ckpt["epoch"], cfg.epochs)
+    return Progress(next_epoch=ckpt["epoch"], history=list(ckpt["history"]),
+                    best_epoch=ckpt["best_epoch"], best_acc=float(ckpt["best_acc"]))
+
+
+def _write_config(paths: ExpDir, cfg: TrainConfig) -> None:
+    text = dump_yaml(cfg)
+    if not paths.config.is_file() or paths.config.read_text() != text:
+        write_text(paths.config, text)
+
+
+def _write_metrics(paths: ExpDir, history: list[dict]) -> None:
+    write_text(paths.metrics, "".join(json.dumps(r) + "\n" for r in history))
+
+
+def _finish(paths: ExpDir, digest: str, progress: Progress) -> None:
+    _write_metrics(paths, progress.history)
+    final = progress.history[-1]
+    best_acc = progress.best_acc if math.isfinite(progress.best_acc) else None
+    mark_done(paths.root, DONE, {"config_hash": digest, "epochs": final["epoch"],
+                                 "best_epoch": progress.best_epoch, "best_val_acc": best_acc, "final": final})
+    log.info("finished: best epoch %s%s; %s", progress.best_epoch,
+             f" (val macro acc {best_acc:.4f})" if best_acc is not None else "", paths.root)
+
+
+# ------------------------------------------------------------------------------------------- logging
+
+def _setup_logging(paths: ExpDir, env: DistEnv) -> list[logging.Handler]:
+    """Log lines to stderr and to <exp>/train.log (unless stderr already is that file, as under the
+    recipe's launcher); ranks other than 0 only report warnings."""
+    root = logging.getLogger("asc")
+    root.setLevel(logging.INFO if env.is_main else logging.WARNING)
+    fmt = logging.Formatter(f"%(asctime)s train{'' if env.is_main else f'[rank {env.rank}]'}: %(message)s",
+                            "%Y-%m-%d %H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if env.is_main:
+        paths.root.mkdir(parents=True, exist_ok=True)
+        if not _stderr_is(paths.log):
+            handlers.append(logging.FileHandler(paths.log))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    return handlers
+
+
+def _stderr_is(path: Path) -> bool:
+    try:
+        return path.exists() and os.path.samestat(os.fstat(sys.stderr.fileno()), os.stat(path))
+    except (OSError, ValueError, AttributeError):  # stderr replaced by an object without a file
+        return False
+
+
+def _log_start(cfg: TrainConfig, env: DistEnv, data: TrainData, model: nn.Module, augmenter: Augmenter,
+               digest: str, per_rank: int, steps: int, progress: Progress) -> None:
+    params = sum(p.numel() for p in model.parameters())
+    n_val = len(data.val) if data.val is not None else 0
+    devices = f"{env.world_size} processes" if env.distributed else "1 process"
+    log.info("model %s (%d parameters), config hash %s, %s on %s", cfg.model, params, digest, devices,
+             env.device)
+    log.info("%d training clips, %d validation clips (held-out recordings, %.0f%%), batch %d (%d per "
+             "process), %d steps/epoch, %d epochs", len(data.train), n_val, 100 * cfg.val_fraction,
+             cfg.batch_size, per_rank, steps, cfg.epochs)
+    kd = (f"KD lambda {cfg.kd.lambda_ce} T {cfg.kd.temperature} from {cfg.kd.teacher_logits}"
+          if cfg.kd.lambda_ce < 1.0 else "plain cross-entropy")
+    augment = augmenter.active + (["mixup"] if cfg.augment.mixup.enabled else [])
+    log.info("loss: %s; augmentation: %s", kd, ", ".join(augment) or "none")
+    if progress.next_epoch == 0:
+        log.info("starting from epoch 1")
+
+
+def _summary(record: dict) -> str:
+    text = f"train loss {record['train_loss']:.4f}"
+    if record.get("train_kd"):
+        text += f" (ce {record['train_ce']:.4f}, kd {record['train_kd']:.4f})"
+    if "val_acc" in record:
+        text += f" | val loss {record['val_loss']:.4f} macro acc {100 * record['val_acc']:.2f}%"
+    return (text + f" | lr {record['lr']:.3g} | {record['clips_per_s']:.0f} clips/s, data wait "
+            f"{100 * record['data_wait']:.1f}% | {record['epoch_s']:.1f} s")

@@ -1,0 +1,96 @@
+"""`python -m asc.bin.train`: the experiment directory it writes, skipping finished work, clear
+one-line errors, progress bars only on a terminal."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from tiny_run import make_tiny, metrics, run_train  # noqa: E402
+
+from asc.bin.train import main  # noqa: E402
+from asc.train.checkpoint import save_checkpoint  # noqa: E402
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return make_tiny(tmp_path, recordings_per_label=4, pieces=2)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_writes_the_experiment_directory(tiny, capsys):
+    exp = tiny.root / "exp" / "kd"
+    assert main(tiny.argv(exp, "epochs=2", "kd.temperature=3")) == 0
+    assert sorted(p.name for p in exp.iterdir()) == ["checkpoints", "config.yaml", "metrics.jsonl", "run.sh",
+                                                      "train.done", "train.log"]
+    resolved = yaml.safe_load((exp / "config.yaml").read_text())
+    assert resolved["kd"] == {"lambda_ce": 0.5, "temperature": 3.0, "teacher_logits": str(tiny.logits)}
+    assert resolved["feats"] == str(tiny.feats) and resolved["augment"]["device_ir"]["folder"] == str(tiny.dirs)
+    assert resolved["model"] == "baseline" and resolved["model_options"]["base_channels"] == 8
+    rows = metrics(exp)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert {"train_loss", "train_ce", "train_kd", "val_loss", "val_acc", "val_acc_micro", "lr"} <= set(rows[0])
+    done = json.loads((exp / "train.done").read_text())
+    assert done["epochs"] == 2 and done["best_epoch"] in (1, 2)
+    best = torch.load(exp / "checkpoints" / "best.pt", weights_only=True)
+    assert best["model_name"] == "baseline" and best["model_options"]["n_classes"] == 4
+    assert best["labels"] == ["airport", "bus", "park", "tram"] and "optimizer" not in best
+    last = torch.load(exp / "checkpoints" / "last.pt", weights_only=True)
+    assert last["epoch"] == 2 and {"optimizer", "scheduler", "rng", "history"} <= set(last)
+    log = (exp / "train.log").read_text()
+    assert "epoch 2/2:" in log and "finished" in log
+    assert "\r" not in capsys.readouterr().err          # not a terminal: no progress bar
+    assert "python -m asc.bin.train --config" in (exp / "run.sh").read_text()
+
+
+def test_progress_bar_on_a_terminal(tiny, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert main(tiny.argv(tiny.root / "tty", "epochs=1")) == 0
+    assert "it/s" in term.getvalue() or "s/it" in term.getvalue()
+
+
+def test_finished_with_another_config_refused(tiny, capsys):
+    exp = tiny.root / "e"
+    assert main(tiny.argv(exp, "epochs=1")) == 0
+    capsys.readouterr()
+    assert main(tiny.argv(exp, "epochs=1", "lr=0.5")) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("train: ") and "train.done" in err and "another config" in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_checkpoint_of_another_config_refused(tiny, capsys):
+    exp = tiny.root / "e"
+    from asc.models import build_model
+    options = {"n_classes": 4, "base_channels": 8, "n_blocks": [1, 1, 1], "strides": [[1, 1], [1, 2], [2, 1]]}
+    save_checkpoint(exp / "checkpoints" / "last.pt", build_model("baseline", **options), "baseline", options,
+                    config_hash="0123456789abcdef", epoch=1)
+    assert main(tiny.argv(exp, "epochs=2")) == 1
+    err = capsys.readouterr().err
+    assert "last.pt" in err and "another config" in err
+    assert not (exp / "train.done").exists() and not (exp / "config.yaml").exists()
+
+
+def test_unknown_key_is_a_one_line_error(tiny):
+    result = run_train(tiny.argv(tiny.root / "e", "optimiser=sgd"))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("train: ") and "'optimiser'" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

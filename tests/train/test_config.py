@@ -1,0 +1,91 @@
+"""The training config: unknown keys refused, the model config merged in, bad values refused early."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from asc.errors import ConfigError
+from asc.train.config import RUNTIME_KEYS, config_hash, load_train_config
+
+RECIPE_CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
+PATHS = {"train_data": "data/train_split25", "feats": "dump/student/train_split100/feats.h5",
+         "labels": "data/labels.txt", "kd.lambda_ce": 1.0}
+
+
+def write(tmp_path: Path, data: dict, name: str = "train.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_unknown_key_refused_naming_file_and_key(tmp_path):
+    path = write(tmp_path, {"model": "baseline", "epochs": 2, "learning_rate": 0.1})
+    with pytest.raises(ConfigError, match=r"train\.yaml.*'learning_rate'"):
+        load_train_config(path, PATHS)
+
+
+def test_unknown_nested_key_and_override_refused(tmp_path):
+    path = write(tmp_path, {"model": "baseline"})
+    with pytest.raises(ConfigError, match="temprature"):
+        load_train_config(path, {**PATHS, "kd.temprature": 3})
+    with pytest.raises(ConfigError, match="alpha"):
+        load_train_config(path, {**PATHS, "augment.freq_mixstyle.alpha": "high"})
+
+
+def test_model_config_merged_and_options_override(tmp_path):
+    write(tmp_path, {"name": "cp_resnet", "features": "student",
+                     "options": {"base_channels": 32, "rho": 7}}, "model_cp_resnet.yaml")
+    path = write(tmp_path, {"model_config": "model_cp_resnet.yaml", "model_options": {"base_channels": 16}})
+    cfg = load_train_config(path, PATHS)
+    assert cfg.model == "cp_resnet" and cfg.features == "student"
+    assert cfg.model_options == {"base_channels": 16, "rho": 7}
+    assert cfg.model_config is None      # the resolved config needs no other file
+
+
+def test_model_config_contradiction_refused(tmp_path):
+    write(tmp_path, {"name": "passt", "features": "teacher"}, "model_passt.yaml")
+    path = write(tmp_path, {"model_config": "model_passt.yaml", "model": "baseline"})
+    with pytest.raises(ConfigError, match="contradicts"):
+        load_train_config(path, PATHS)
+
+
+def test_distillation_without_logits_refused(tmp_path):
+    path = write(tmp_path, {"model": "rep_mobile", "kd": {"lambda_ce": 0.02}})
+    distil = {k: v for k, v in PATHS.items() if k != "kd.lambda_ce"}
+    with pytest.raises(ConfigError, match="teacher_logits"):
+        load_train_config(path, distil)
+    assert load_train_config(path, {**distil, "kd.teacher_logits": "x.h5"}).kd.lambda_ce == 0.02
+    assert load_train_config(path, PATHS).kd.lambda_ce == 1.0
+
+
+def test_missing_paths_and_bad_values_refused(tmp_path):
+    path = write(tmp_path, {"model": "baseline", "kd": {"lambda_ce": 1.0}})
+    with pytest.raises(ConfigError, match="feats"):
+        load_train_config(path, {"train_data": "d", "labels": "l"})
+    for key, value in (("epochs", 0), ("val_fraction", 1.0), ("warmup_epochs", 50), ("batch_size", 1)):
+        with pytest.raises(ConfigError, match=key):
+            load_train_config(path, {**PATHS, key: value})
+
+
+def test_hash_ignores_runtime_options_only(tmp_path):
+    path = write(tmp_path, {"model": "baseline", "kd": {"lambda_ce": 1.0}})
+    base = config_hash(load_train_config(path, PATHS))
+    assert "num_workers" in RUNTIME_KEYS
+    assert config_hash(load_train_config(path, {**PATHS, "num_workers": 3})) == base
+    assert config_hash(load_train_config(path, {**PATHS, "lr": 0.002})) != base
+    assert config_hash(load_train_config(path, {**PATHS, "augment.roll.max_shift": 3})) != base
+
+
+@pytest.mark.parametrize("profile", ["embedded", "tau22"])
+@pytest.mark.parametrize("system", ["baseline", "rep_mobile", "rep_mobile_kd", "cp_resnet", "passt"])
+def test_recipe_configs_load(profile, system):
+    paths = {k: v for k, v in PATHS.items() if k != "kd.lambda_ce"}
+    cfg = load_train_config(RECIPE_CONF / profile / f"train_{system}.yaml",
+                            {**paths, "kd.teacher_logits": "exp/teach/split25/logits.h5"})
+    assert cfg.model in ("baseline", "rep_mobile", "cp_resnet", "passt")
+    assert (cfg.kd.lambda_ce < 1.0) == system.endswith("_kd")
+    if profile == "tau22":   # the published GPU recipe
+        assert (cfg.epochs, cfg.batch_size) == (150, 256)
+        assert cfg.augment.freq_mixstyle.p == 0.4 and cfg.augment.freq_mixstyle.alpha == 0.3
