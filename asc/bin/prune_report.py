@@ -1,0 +1,124 @@
+"""Tabulate pruning runs (progressive against one-shot, several seeds) as markdown for README.
+
+    python -m asc.bin.prune_report --test-data data/test --test-feats dump/student/test/feats.h5 \
+        --labels data/labels.txt --out exp/ablation_prune/split25/README.md \
+        exp/ablation_prune/split25/progressive/seed{0,1,2} exp/ablation_prune/split25/one_shot/seed{0,1,2}
+
+Each argument is a finished pruning experiment (asc.bin.prune, prune.done). Its schedule and seed are
+read from its config.yaml, the complexity and validation figures of every step from summary.json; the
+test accuracy of every step's model is computed here (float32) and kept in step<k>/test_scores.json,
+so a second call only re-renders. The test set is used for reporting only, never for a choice.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+from asc.atomic import is_done, write_json, write_text
+from asc.data.datadir import load_datadir, read_labels
+from asc.data.dataset import FeatureDataset
+from asc.data.feature_store import FeatureStore
+from asc.errors import AscError, InputError
+from asc.eval.metrics import compute_scores
+from asc.prune.deploy import predict
+from asc.prune.report import ablation_markdown
+from asc.prune.steps import RUN_DONE, step_dir
+from asc.train.checkpoint import load_model
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
+    p = argparse.ArgumentParser(prog="asc.bin.prune_report", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", help="finished pruning experiment directories")
+    p.add_argument("--test-data", required=True, help="data directory of the test set")
+    p.add_argument("--test-feats", required=True, help="feature store of the test set")
+    p.add_argument("--labels", required=True, help="label list (data/labels.txt)")
+    p.add_argument("--out", required=True, help="markdown file to write")
+    p.add_argument("--title", help="heading of the section (default: from the runs' config)")
+    p.add_argument("--batch-size", type=int, default=256)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Collect the runs, score every step on the test set (cached), write the markdown."""
+    args = parse_args(argv)
+    try:
+        labels = read_labels(args.labels)
+        store = FeatureStore(args.test_feats)
+        test = FeatureDataset(load_datadir(args.test_data), store, labels, source=args.test_data)
+        records, configs = [], []
+        for run in map(Path, args.runs):
+            config = _run_config(run)
+            configs.append(config)
+            records += _run_records(run, config, test, store.config_hash, args.batch_size)
+        text = ablation_markdown(records, args.title or _title(configs), _notes(configs, argv))
+        write_text(args.out, text)
+        print(text, end="")
+    except AscError as e:
+        print(f"prune_report: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_config(run: Path) -> dict:
+    if not is_done(run, RUN_DONE):
+        raise InputError(run, "not a finished pruning experiment (no prune.done); run asc.bin.prune first")
+    return yaml.safe_load((run / "config.yaml").read_text())
+
+
+def _run_records(run: Path, config: dict, test: FeatureDataset, feats_hash: str, batch_size: int) -> list[dict]:
+    summary = json.loads((run / "summary.json").read_text())
+    one_shot = bool(config["one_shot"])
+    epochs = config["epochs_per_step"] * (config["steps"] if one_shot else 1)
+    records = []
+    for step in summary["steps"]:
+        scores = _test_scores(step_dir(run, step["step"]).root, test, feats_hash, batch_size)
+        records.append({**step, "schedule": "one-shot" if one_shot else "progressive", "seed": config["seed"],
+                        "epochs_per_step": epochs, "test_acc": scores["macro_accuracy"],
+                        "test_seen": scores["seen_devices"], "test_unseen": scores["unseen_devices"]})
+    return records
+
+
+def _test_scores(directory: Path, test: FeatureDataset, feats_hash: str, batch_size: int) -> dict:
+    """Test scores of the step's model.pt, computed once per test feature store."""
+    cache = directory / "test_scores.json"
+    if cache.is_file():
+        cached = json.loads(cache.read_text())
+        if cached.get("feats_hash") == feats_hash and cached.get("n_clips") == len(test):
+            return cached["scores"]
+    model, _ = load_model(directory / "model.pt")
+    logits = predict(model, test, torch.float32, batch_size=batch_size)
+    labels = [test.labels[t] for t in test.targets.tolist()]
+    devices = [test.device_names[d] for d in test.devices.tolist()]
+    scores = compute_scores(labels, logits.softmax(dim=1).double().numpy(), devices, test.labels).to_dict()
+    write_json(cache, {"feats_hash": feats_hash, "n_clips": len(test), "scores": scores})
+    return scores
+
+
+def _title(configs: list[dict]) -> str:
+    first = configs[0]
+    split = Path(first["finetune"]["train_data"]).name or "?"
+    target = first["target"]
+    return (f"Progressive against one-shot pruning ({split}, to {target['param_bytes']:,} B at "
+            f"{target['precision']} and {target['macs'] / 1e6:.0f} M MACs)")
+
+
+def _notes(configs: list[dict], argv) -> list[str]:
+    first = configs[0]
+    starts = sorted({c["init"] for c in configs})
+    total = first["steps"] * first["epochs_per_step"]
+    return [f"Same start model ({', '.join(starts)}), same target and the same {total} epochs of KD fine-tuning "
+            f"in all: progressive = {first['steps']} steps × {first['epochs_per_step']} epochs, one-shot = "
+            f"1 step × {total} epochs; criterion {first['criterion']}, scopes {', '.join(first['scopes'])}. "
+            f"Step 0 is the start model. Written by `python -m asc.bin.prune_report "
+            f"{' '.join(argv if argv is not None else sys.argv[1:])}`."]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
