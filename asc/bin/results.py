@@ -1,0 +1,51 @@
+"""Build exp/RESULTS.md from every scores.json under an experiment folder (end of stage 6).
+
+    python -m asc.bin.results --exp exp --out exp/RESULTS.md [--systems "baseline rep_mobile_kd ..."]
+
+One row per system (named by its scores.json), one column per DCASE2024 training split (macro
+class-averaged accuracy on the test set), the mean over the splits (the ranking score) and each
+system's params and MACs. The file is rewritten only when its content changes.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from asc.errors import AscError
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
+    p = argparse.ArgumentParser(prog="python -m asc.bin.results", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--exp", required=True, type=Path, help="experiment folder to search for scores.json")
+    p.add_argument("--out", required=True, type=Path, help="the Markdown file to write (exp/RESULTS.md)")
+    p.add_argument("--systems", help="systems to list first, in this order, space-separated (default: baseline "
+                                     "rep_mobile rep_mobile_kd rep_mobile_pruned); the others follow")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Collect, build the table, write it if it changed; exit 1 with one line for bad input."""
+    args = parse_args(argv)
+    try:
+        from asc.atomic import write_text
+        from asc.eval.collect import build_results
+
+        text, found = build_results(args.exp, args.systems.split() if args.systems else None)
+        for path, reason in found.skipped:
+            print(f"results: skipped {path}: {reason}", file=sys.stderr)
+        if args.out.is_file() and args.out.read_text() == text:
+            print(f"results: {args.out} is up to date ({len(found.records)} scores)")
+        else:
+            write_text(args.out, text)
+            print(f"results: {len(found.records)} scores -> {args.out}")
+    except AscError as e:
+        print(f"results: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

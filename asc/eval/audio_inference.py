@@ -1,0 +1,168 @@
+"""Classifying audio files with a deployable model file alone: any wav/flac, any rate, length, channels.
+
+Each file is read with asc.data.audio (the recipe's own reader and resampler), mixed down to mono if
+it has several channels, resampled to the model's feature rate and cut into clips of the model's
+clip length (1 s): whole clips from the start, plus the remainder zero-padded when it is at least
+half a clip long (a shorter remainder is dropped; a file shorter than one clip is zero-padded, with
+a warning). The log-mels come from asc.features.logmel with the FeatureConfig stored in the model
+file, batched across files; a file's class probabilities are the mean over its clips, or one row
+per clip.
+
+Every problem is per file: a file that cannot be read becomes a FileResult with its error (naming
+the file), the others are classified; warnings (mixed down, zero-padded, silent) are kept with the
+file's result.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from asc.data.audio import AudioWarning, load_audio
+from asc.errors import AscError
+from asc.eval.model_file import load_deployable
+from asc.features.logmel import FeatureConfig, LogMel
+
+SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
+
+
+@dataclass
+class FileResult:
+    """The outcome for one file: per-clip probabilities [clips, classes], or the error."""
+    name: str
+    probs: np.ndarray | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """The file was classified."""
+        return self.error is None
+
+    def mean_probs(self) -> np.ndarray:
+        """The class probabilities averaged over the file's clips."""
+        return self.probs.mean(axis=0)
+
+
+def segment_wave(wave: np.ndarray, clip_samples: int) -> tuple[np.ndarray, bool]:
+    """Clips [n, clip_samples] of a mono wave (see the module docstring), and whether it was padded
+    up from less than one clip."""
+    n_full, rest = divmod(len(wave), clip_samples)
+    pieces = [wave[k * clip_samples:(k + 1) * clip_samples] for k in range(n_full)]
+    short = n_full == 0
+    if short or 2 * rest >= clip_samples:
+        tail = wave[n_full * clip_samples:]
+        pieces.append(np.pad(tail, (0, clip_samples - len(tail))))
+    return np.stack(pieces).astype(np.float32, copy=False), short
+
+
+class AudioClassifier:
+    """A model, its front end and its labels, classifying files in batches of clips."""
+
+    def __init__(self, model: nn.Module, features: FeatureConfig, labels: list[str], device: str = "cpu",
+                 batch_size: int = 64, precision: str | None = None):
+        self.device = torch.device(device)
+        self.precision = precision      # storage precision of the model file's weights
+        self.model = model.to(self.device).eval()
+        self.features = features
+        self.labels = list(labels)
+        self.front = LogMel(features).to(self.device)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 64) -> "AudioClassifier":
+        """The classifier of a deployable model file (exp/deploy/split<N>/model.pt)."""
+        loaded = load_deployable(path, device)
+        return cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+
+    def prepare(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+        """The clips of one file at the model's rate, and the warnings about it; AscError if unreadable."""
+        notes = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AudioWarning)
+            wave = load_audio(path, self.features.sample_rate)
+        for w in caught:
+            if issubclass(w.category, AudioWarning):
+                notes.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        peak = float(np.abs(wave).max())
+        if peak < SILENT_PEAK:
+            level = "every sample is zero" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
+            notes.append(f"{path}: silent ({level}); its scores say nothing about the scene")
+        clips, short = segment_wave(wave, self.features.clip_samples)
+        if short:
+            notes.append(f"{path}: {len(wave) / self.features.sample_rate:.2f} s long, shorter than one "
+                         f"{self.features.clip_seconds:g}-s clip; zero-padded")
+        return clips, notes
+
+    @torch.no_grad()
+    def probs(self, clips: np.ndarray) -> np.ndarray:
+        """Class probabilities [n, classes] (float64) of clips [n, samples] at the model's rate."""
+        out = []
+        for a in range(0, len(clips), self.batch_size):
+            wave = torch.from_numpy(np.ascontiguousarray(clips[a:a + self.batch_size])).to(self.device)
+            logits = self.model(self.front(wave).unsqueeze(1))
+            out.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
+        return np.concatenate(out)
+
+    def classify(self, paths: Iterable[str | os.PathLike], files_per_batch: int = 32) -> Iterator[FileResult]:
+        """One FileResult per path, in order; unreadable files give results with their error."""
+        paths = list(paths)
+        for start in range(0, len(paths), files_per_batch):
+            yield from self._classify_group(paths[start:start + files_per_batch])
+
+    def _classify_group(self, paths: list) -> list[FileResult]:
+        results, clips = [], []
+        for path in paths:
+            result = FileResult(str(path))
+            try:
+                file_clips, result.warnings = self.prepare(path)
+            except AscError as e:
+                result.error = str(e)
+            except (OSError, ValueError, RuntimeError, MemoryError) as e:  # a reader failing unexpectedly
+                result.error = f"{path}: cannot read the audio ({type(e).__name__}: {e})"
+            else:
+                clips.append(file_clips)
+            results.append(result)
+        if clips:
+            probs = self.probs(np.concatenate(clips))
+            bounds = np.cumsum([0] + [len(c) for c in clips])
+            good = (r for r in results if r.ok)
+            for result, a, b in zip(good, bounds[:-1], bounds[1:]):
+                result.probs = probs[a:b]
+        return results
+
+
+def find_audio(folder: str | os.PathLike) -> list[Path]:
+    """Audio files (AUDIO_SUFFIXES, any case) under `folder`, recursively, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def format_prob(p: float) -> str:
+    """A probability as written in the output tables."""
+    return f"{p:.6f}"
+
+
+def result_lines(result: FileResult, labels: list[str], average: bool = True) -> list[str]:
+    """Tab-separated rows of one classified file (see `header`)."""
+    if average:
+        probs = result.mean_probs()
+        return [f"{result.name}\t{labels[int(probs.argmax())]}\t" + "\t".join(map(format_prob, probs))
+                + f"\t{len(result.probs)}"]
+    return [f"{result.name}\t{k}\t{labels[int(row.argmax())]}\t" + "\t".join(map(format_prob, row))
+            for k, row in enumerate(result.probs)]
+
+
+def header(labels: list[str], average: bool = True) -> str:
+    """Averaged: filename, scene_label, one column per class, clips. Per clip: filename, clip, ..."""
+    if average:
+        return "\t".join(["filename", "scene_label", *labels, "clips"])
+    return "\t".join(["filename", "clip", "scene_label", *labels])

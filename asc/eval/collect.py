@@ -1,0 +1,132 @@
+"""Gathering the scores.json files of an experiment tree into the records of the RESULTS.md table.
+
+Each scores.json (written by asc.eval.scoring) names its system and training split; a file without
+a split, or with a split outside the DCASE2024 five, cannot go into the table and is reported as
+skipped. Systems are ordered as the paper compares them (SYSTEM_ORDER), any other after them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asc.errors import AscError, InputError
+from asc.eval.results_table import SPLITS, results_markdown
+
+# The recipe's system names (stage 4's $students and stage 6's deployed model) and what each one is.
+SYSTEM_ORDER = ("baseline", "rep_mobile", "rep_mobile_kd", "rep_mobile_pruned")
+SYSTEM_DESCRIPTIONS = {
+    "baseline": "the DCASE2024 Task 1 baseline CNN (simplified CP-Mobile), trained without KD",
+    "rep_mobile": "Rep-Mobile trained on the labels alone, without knowledge distillation",
+    "rep_mobile_kd": "Rep-Mobile trained with knowledge distillation from the stored teacher-ensemble logits",
+    "rep_mobile_pruned": "Rep-Mobile with KD, progressively pruned, re-parameterized (fused) and stored in "
+                         "float16: the deployable model of stage 5",
+}
+REQUIRED = ("system", "macro_accuracy")
+
+
+@dataclass
+class Collected:
+    """The table's records and what was left out (file, reason)."""
+    records: list[dict] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    data: set[str] = field(default_factory=set)
+    clips: set[int] = field(default_factory=set)
+
+
+def collect_scores(exp_root: str | os.PathLike) -> Collected:
+    """Records {system, split, macro_accuracy, params, macs} of every scores.json under `exp_root`."""
+    exp_root = Path(exp_root)
+    if not exp_root.is_dir():
+        raise InputError(exp_root, "experiment folder not found")
+    found = Collected()
+    for path in sorted(exp_root.rglob("scores.json")):
+        scores = _read(path)
+        split = scores.get("split")
+        if split is None:
+            found.skipped.append((path, "no training split recorded (scored with --split?)"))
+            continue
+        if split not in SPLITS:
+            found.skipped.append((path, f"split {split} is not one of the DCASE2024 splits {list(SPLITS)}"))
+            continue
+        found.records.append({"system": str(scores["system"]), "split": int(split),
+                              "macro_accuracy": float(scores["macro_accuracy"]),
+                              "params": scores.get("params"), "macs": scores.get("macs")})
+        if scores.get("data") is not None:
+            found.data.add(str(scores["data"]))
+        if scores.get("n_clips") is not None:
+            found.clips.add(int(scores["n_clips"]))
+    if not found.records:
+        raise AscError(f"{exp_root}: no scores.json of a training split found"
+                       + (f" ({len(found.skipped)} skipped)" if found.skipped else "")
+                       + "; score the systems first (run.sh --stage 6)")
+    return found
+
+
+def order_systems(records: list[dict], first: tuple[str, ...] = SYSTEM_ORDER) -> list[str]:
+    """The systems present: those of `first` in its order, then the others alphabetically."""
+    present = {r["system"] for r in records}
+    return [s for s in first if s in present] + sorted(present - set(first))
+
+
+def build_results(exp_root: str | os.PathLike, systems: list[str] | None = None) -> tuple[str, Collected]:
+    """The RESULTS.md text for the scores under `exp_root`, and what was collected.
+
+    Rows: the systems of `systems` (default SYSTEM_ORDER) that have scores, in that order, then the rest.
+    """
+    found = collect_scores(exp_root)
+    order = order_systems(found.records, tuple(systems) if systems else SYSTEM_ORDER)
+    notes = [""]   # after the table's footnotes, if any
+    described = [s for s in order if s in SYSTEM_DESCRIPTIONS]
+    if described:
+        notes += ["Systems:"] + [f"- `{s}`: {SYSTEM_DESCRIPTIONS[s]}" for s in described] + [""]
+    test = ", ".join(sorted(found.data)) or "the test set"
+    clips = ", ".join(str(c) for c in sorted(found.clips))
+    notes += [f"Test set: {test}" + (f" ({clips} clips)" if clips else "") + ". Params and MACs: the deployment "
+              f"form as DCASE counts it (torchinfo, one 1-s clip, front end excluded); the limits are 128,000 "
+              f"bytes of parameters (64,000 at float16) and 30 M MACs.", "",
+              f"Built by `python -m asc.bin.results` from {len(found.records)} scores.json files under "
+              f"`{Path(exp_root)}`; do not edit by hand."]
+    text = results_markdown(found.records, SPLITS, order, environment=environment(), notes=notes)
+    return text, found
+
+
+def environment() -> dict[str, str]:
+    """What the table was built with (ESPnet's RESULTS.md habit): Python, torch, git revision."""
+    import torch
+
+    env = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
+    revision = _git_revision()
+    if revision:
+        env["git revision"] = revision
+    return env
+
+
+def _git_revision() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + (" (with local changes)" if dirty.stdout.strip() else "")
+
+
+def _read(path: Path) -> dict:
+    try:
+        scores = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(path, f"cannot read scores: {e}") from None
+    if not isinstance(scores, dict):
+        raise InputError(path, "expected a JSON object of scores")
+    missing = [key for key in REQUIRED if key not in scores]
+    if missing:
+        raise InputError(path, f"not a scores.json of asc.bin.score: missing {', '.join(missing)}")
+    return scores

@@ -1,0 +1,152 @@
+"""Stage 6 scoring: the DCASE figures of a checkpoint on cached features, its files, skipping, refusals."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from asc.bin import score
+from asc.data.datadir import load_datadir
+from asc.data.feature_store import write_store
+from asc.eval.metrics import compute_scores
+from asc.features.logmel import FeatureConfig
+from asc.models import reparameterize
+from eval_helpers import FEATS, LABELS, make_test_set, save_deployed, save_experiment, tiny_model
+
+REQUIRED = ("macro_accuracy", "per_device", "per_class", "seen_devices", "unseen_devices", "log_loss",
+            "system", "split", "checkpoint", "params", "macs")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    return tmp_path, make_test_set(tmp_path)
+
+
+def run(checkpoint, sets, out, *extra) -> int:
+    return score.main(["--checkpoint", str(checkpoint), "--data", str(sets["data"]), "--feats", str(sets["feats"]),
+                       "--labels", str(sets["labels"]), "--out", str(out), *extra])
+
+
+def expected_probs(model, sets) -> np.ndarray:
+    x = torch.from_numpy(sets["array"].astype(np.float16).astype(np.float32)).unsqueeze(1)
+    with torch.no_grad():
+        return torch.softmax(model(x).double(), dim=1).numpy()
+
+
+def test_an_experiment_is_scored_with_the_dcase_figures_and_its_pictures(setup, capsys):
+    root, sets = setup
+    model = tiny_model()
+    exp = save_experiment(root / "exp" / "kd" / "split25" / "rep_mobile_kd", model, FEATS.hash())
+    out = exp / "score_test"
+    assert run(exp, sets, out) == 0
+    result = json.loads((out / "scores.json").read_text())
+    assert all(key in result for key in REQUIRED)
+    assert (result["system"], result["split"], result["deployed"]) == ("rep_mobile_kd", 25, False)
+    data = load_datadir(sets["data"])
+    truth = [data.label[u] for u in data.utts]
+    devices = [data.device[u] for u in data.utts]
+    expected = compute_scores(truth, expected_probs(model, sets), devices, LABELS).to_dict()
+    assert result["macro_accuracy"] == pytest.approx(expected["macro_accuracy"])
+    assert result["log_loss"] == pytest.approx(expected["log_loss"], rel=1e-6)
+    assert result["per_device"] == pytest.approx(expected["per_device"])
+    assert result["confusion"] == expected["confusion"]
+    assert set(result["per_device"]) == {"a", "b", "s1", "s4"} and result["unseen_devices"] is not None
+    deployed = reparameterize(model)
+    assert result["params"] == sum(p.numel() for p in deployed.parameters())     # the fused form is counted
+    assert result["macs"] > 0 and result["complexity"]["precision"] == "float16"
+    for name in ("confusion.png", "device_class.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = (out / "scores.txt").read_text()
+    assert "macro accuracy" in text and "unseen devices" in text and f"{result['params']:,}" in text
+    rows = (out / "predictions.tsv").read_text().splitlines()
+    assert len(rows) == 1 + len(data) and rows[0].split("\t")[4:] == LABELS
+    assert (out / "score.done").is_file()
+
+
+def test_a_deployed_model_file_is_scored_and_named_after_its_folder(setup):
+    root, sets = setup
+    model_file = save_deployed(root / "exp" / "deploy" / "split10" / "model.pt", tiny_model())
+    out = root / "exp" / "deploy" / "split10" / "score_test"
+    assert run(model_file, sets, out) == 0
+    result = json.loads((out / "scores.json").read_text())
+    assert (result["system"], result["split"], result["deployed"]) == ("deploy", 10, True)
+    assert run(model_file, sets, out, "--system", "rep_mobile_pruned", "--split", "5") == 0
+    result = json.loads((out / "scores.json").read_text())
+    assert (result["system"], result["split"]) == ("rep_mobile_pruned", 5)   # a new name is a new input
+
+
+def test_a_finished_scoring_is_skipped_until_an_input_changes(setup, capsys):
+    root, sets = setup
+    exp = save_experiment(root / "exp" / "kd" / "split5" / "baseline", tiny_model(0), FEATS.hash())
+    out = root / "scores"
+    assert run(exp, sets, out) == 0
+    stamp = (out / "scores.json").stat().st_mtime_ns
+    first = json.loads((out / "scores.json").read_text())
+    capsys.readouterr()
+    assert run(exp, sets, out) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert (out / "scores.json").stat().st_mtime_ns == stamp
+    save_experiment(exp, tiny_model(seed=3), FEATS.hash())          # retrained: new best.pt
+    assert run(exp, sets, out) == 0
+    assert "nothing to do" not in capsys.readouterr().out
+    assert json.loads((out / "scores.json").read_text())["log_loss"] != first["log_loss"]
+    (out / "confusion.png").unlink()                                 # a lost output is rebuilt
+    assert run(exp, sets, out) == 0
+    assert (out / "confusion.png").is_file()
+
+
+def test_features_of_another_front_end_are_refused(setup, capsys):
+    root, sets = setup
+    other = FeatureConfig(sample_rate=16000, n_fft=512, win_length=400, hop_length=200, n_mels=32)
+    store = root / "other" / "feats.h5"
+    utts = sets["utts"]
+    write_store(store, utts, np.zeros((len(utts), other.n_mels, other.clip_frames), np.float32),
+                other.to_yaml(), other.hash(), "test")
+    model_file = save_deployed(root / "model.pt", tiny_model())
+    code = score.main(["--checkpoint", str(model_file), "--data", str(sets["data"]), "--feats", str(store),
+                       "--labels", str(sets["labels"]), "--out", str(root / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("score: ") and err.count("\n") == 1
+    assert f"{store}: these features were built with feature config {other.hash()}" in err
+    assert f"reads features of config {FEATS.hash()}" in err
+    assert not (root / "out" / "scores.json").exists()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unfinished", "training has not finished here (no train.done)"),
+    ("labels", "was trained with ['airport', 'bus'"),
+    ("no devices", "utt2device: missing: scoring needs the device of every clip"),
+    ("missing features", "utterances of the data directory have no features here"),
+    ("not a checkpoint", "cannot read checkpoint"),
+])
+def test_bad_inputs_stop_with_one_line_naming_the_file(setup, capsys, case, message):
+    root, sets = setup
+    exp = save_experiment(root / "exp" / "x", tiny_model(), FEATS.hash(), finished=case != "unfinished")
+    checkpoint = exp
+    if case == "labels":
+        sets["labels"].write_text("".join(f"{label}\n" for label in reversed(LABELS)))
+    elif case == "no devices":
+        (sets["data"] / "utt2device").unlink()
+    elif case == "missing features":
+        table = sets["data"] / "wav.scp"
+        table.write_text(table.read_text() + "zzz-lyon-1-1-0-a audio/zzz.wav\n")
+        for name in ("utt2label", "utt2device", "utt2city", "utt2rec"):
+            shutil.copy(sets["data"] / name, root / name)
+            (sets["data"] / name).write_text((root / name).read_text() + "zzz-lyon-1-1-0-a park\n")
+    elif case == "not a checkpoint":
+        checkpoint = root / "junk.pt"
+        checkpoint.write_text("not a checkpoint")
+    assert run(checkpoint, sets, root / "out") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("score: ") and message in err and "Traceback" not in err
