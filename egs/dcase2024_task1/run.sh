@@ -15,19 +15,32 @@ split_dir=            # folder of split5.csv ... split100.csv, test.csv; empty: 
 profile=embedded      # conf/<profile>/: embedded (CPU, minutes) or tau22 (real data, GPU, published settings)
 splits="5 10 25 50 100"
 nj=4                  # parallel jobs for feature extraction
-cmd_backend=local     # local, slurm or sge (cmd.sh)
+cmd_backend=           # local, slurm or sge; empty: the default of cmd.sh (local)
 seed=0
+teachers="cp_resnet:student passt:teacher"    # stage 3: conf/<profile>/train_<name>.yaml : features it reads
+students="baseline rep_mobile rep_mobile_kd"   # stage 4: conf/<profile>/train_<name>.yaml (*_kd: distilled)
+ngpu=0                # GPUs per training job: 0 CPU, 1 one GPU, N > 1 torchrun (DDP) on N GPUs
+train_opts=           # key=value overrides for every training run (stages 3-5), e.g. "epochs=1 batch_size=16"
+corpus_opts=          # extra make_corpus options, e.g. "--set dev.locations_per_city=1" (stage 0)
+prune_opts=           # key=value overrides for pruning, e.g. "steps=2 epochs_per_step=1" (stage 5)
+eval_set=             # TAU-format evaluation folder for the submission files; empty: <corpus>_eval
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--corpus PATH] [--profile embedded|tau22]
                 [--splits \"5 10 25 50 100\"] [--nj N] [--cmd-backend local|slurm|sge] [--seed S]
-Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning+deploy, 6 scoring"
+                [--eval-set DIR] [--teachers \"cp_resnet:student passt:teacher\"]
+                [--students \"baseline rep_mobile rep_mobile_kd\"] [--ngpu N] [--train-opts \"k=v ...\"]
+                [--corpus-opts \"--set k=v ...\"] [--prune-opts \"k=v ...\"]
+Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning+deploy,
+        6 scoring, exp/RESULTS.md and submission files"
 
 . ./db.sh
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
 
-corpus=${corpus:-$EMBEDDED}
+# Default corpus: the real one of db.sh for the tau22 profile, the generated one otherwise.
+[ -n "$corpus" ] || { [ "$profile" = tau22 ] && corpus=$TAU22 || corpus=$EMBEDDED; }
 split_dir=${split_dir:-$corpus}
+eval_set=${eval_set:-${corpus%/}_eval}
 conf=conf/$profile
 [ -d "$conf" ] || { echo "$0: no config folder $conf for --profile $profile" >&2; exit 1; }
 log() { echo "$(date '+%F %T') [run.sh stage $1] ${*:2}"; }
@@ -36,7 +49,7 @@ run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 if run_stage 0; then
   if [ "$corpus" = "$EMBEDDED" ]; then
     log 0 "embedded corpus -> $corpus"
-    python -m asc.bin.make_corpus --config $conf/corpus.yaml --out "$corpus"
+    python -m asc.bin.make_corpus --config $conf/corpus.yaml --out "$corpus" $corpus_opts
   else
     log 0 "using the corpus at $corpus (nothing to generate)"
   fi
@@ -48,16 +61,123 @@ if run_stage 1; then
 fi
 
 if run_stage 2; then
+  # Features of the supersets only: the smaller splits read the train_split100 store by utt id.
   for feats in student teacher; do
     for set in train_split100 test; do
-      out=dump/$feats/$set
-      log 2 "$feats features of data/$set -> $out/feats.h5 ($nj jobs)"
-      python -m asc.bin.extract_features --check-only --config $conf/feats_$feats.yaml \
-        --data data/$set --out $out --num-shards $nj \
-      || $feat_cmd JOB=1:$nj $out/log/extract.JOB.log \
-           python -m asc.bin.extract_features --config $conf/feats_$feats.yaml \
-             --data data/$set --out $out --shard JOB --num-shards $nj
-      python -m asc.bin.merge_features --out $out --num-shards $nj
+      fconf=$conf/feats_$feats.yaml out=dump/$feats/$set
+      if python -m asc.bin.extract_features --status --config $fconf --data data/$set --out $out; then
+        log 2 "$out/feats.h5 is complete; skipped"
+        continue
+      fi
+      log 2 "$feats features of data/$set -> $out/feats.h5 ($nj jobs, logs in $out/log)"
+      $feat_cmd JOB=1:$nj $out/log/extract.JOB.log \
+        python -m asc.bin.extract_features --config $fconf --data data/$set --out $out \
+          --shard JOB --num-shards $nj
+      python -m asc.bin.merge_features --out $out --num-shards $nj --data data/$set --config $fconf
     done
   done
+fi
+
+# Training jobs: one process on the CPU or on one GPU, torchrun with one process per GPU beyond that.
+# Device impulse responses: db.sh's DIRS_FOLDER, else those generated with the embedded corpus, else none.
+train_py="python -m asc.bin.train" train_job=$train_cmd
+[ "$ngpu" -ge 1 ] && train_job="$cuda_cmd --gpu $ngpu"
+[ "$ngpu" -gt 1 ] && train_py="torchrun --standalone --nproc_per_node $ngpu -m asc.bin.train"
+dirs_folder=${DIRS_FOLDER:-${EMBEDDED%/}_dirs}
+dir_opt="--dir-folder $dirs_folder"
+[ -d "$dirs_folder" ] || dir_opt="augment.device_ir.enabled=false"
+
+if run_stage 3; then
+  # Teachers per split (PaSST fine-tuned from db.sh's PASST_CHECKPOINT if set, else from scratch), then
+  # their ensemble's logits for every training clip of the split, computed once for stages 4 and 5.
+  [ -d "$dirs_folder" ] || log 3 "no impulse responses at $dirs_folder: device IR augmentation off"
+  for split in $splits; do
+    members=
+    for teacher in $teachers; do
+      name=${teacher%%:*} feats=${teacher#*:} exp=exp/teach/split$split/${teacher%%:*}
+      init=
+      [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init="--init-checkpoint $PASST_CHECKPOINT"
+      log 3 "teacher $name on data/train_split$split -> $exp (log: $exp/train.log)"
+      $train_job $exp/log/train.log \
+        $train_py --config $conf/train_$name.yaml --train-data data/train_split$split \
+          --feats dump/$feats/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
+          $init $dir_opt seed=$seed $train_opts
+      members="$members $exp"
+    done
+    log 3 "teacher ensemble logits ($members ) -> exp/teach/split$split/logits.h5"
+    $decode_cmd exp/teach/split$split/log/teacher_logits.log \
+      python -m asc.bin.teacher_logits --data data/train_split$split --labels data/labels.txt \
+        --out exp/teach/split$split/logits.h5 $members
+  done
+fi
+
+if run_stage 4; then
+  # Students per split: the baseline and Rep-Mobile trained on the labels alone (the references) and
+  # Rep-Mobile distilled from the stored teacher logits of stage 3, all with the same augmentations.
+  for split in $splits; do
+    for system in $students; do
+      exp=exp/kd/split$split/$system kd=
+      case $system in *_kd) kd="--teacher-logits exp/teach/split$split/logits.h5" ;; esac
+      log 4 "$system on data/train_split$split -> $exp (log: $exp/train.log)"
+      $train_job $exp/log/train.log \
+        $train_py --config $conf/train_$system.yaml --train-data data/train_split$split \
+          --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
+          $kd $dir_opt seed=$seed $train_opts
+    done
+  done
+fi
+
+if run_stage 5; then
+  # Progressive pruning per split. Its start is the wide Rep-Mobile (above the limits) distilled from the
+  # teacher logits of stage 3, trained here (stage 4 trains the default width). Then K steps of pruning
+  # and KD fine-tuning to the DCASE2024 limits (conf/$profile/prune.yaml) and the deployable model:
+  # fused, float16, limits checked (the stage fails if they are exceeded), float16 vs float32 measured.
+  prune_dir_opt="--dir-folder $dirs_folder"
+  [ -d "$dirs_folder" ] || prune_dir_opt="finetune.augment.device_ir.enabled=false"
+  prune_job=$train_cmd
+  [ "$ngpu" -ge 1 ] && prune_job="$cuda_cmd --gpu 1"
+  for split in $splits; do
+    wide=exp/kd/split$split/rep_mobile_wide_kd
+    log 5 "rep_mobile_wide_kd on data/train_split$split -> $wide (log: $wide/train.log)"
+    $train_job $wide/log/train.log \
+      $train_py --config $conf/train_rep_mobile_wide_kd.yaml --train-data data/train_split$split \
+        --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $wide \
+        --teacher-logits exp/teach/split$split/logits.h5 $dir_opt seed=$seed $train_opts
+    exp=exp/prune/split$split
+    log 5 "pruning $wide -> $exp, deployable model -> exp/deploy/split$split (log: $exp/prune.log)"
+    $prune_job $exp/log/prune.log \
+      python -m asc.bin.prune --config $conf/prune.yaml --init $wide --train-data data/train_split$split \
+        --feats dump/student/train_split100/feats.h5 --teacher-logits exp/teach/split$split/logits.h5 \
+        --labels data/labels.txt --exp $exp --deploy-dir exp/deploy/split$split \
+        --test-data data/test --test-feats dump/student/test/feats.h5 $prune_dir_opt seed=$seed $prune_opts
+  done
+fi
+
+if run_stage 6; then
+  # Each system of stage 4 (exp/kd/split<N>/<system>/, its checkpoints/best.pt) and the deployable
+  # model of stage 5 on the test set; the submission output for the evaluation set if there is one;
+  # then the split table from every scores.json under exp/.
+  for split in $splits; do
+    for system in $students; do
+      dir=exp/kd/split$split/$system
+      log 6 "scoring $dir on data/test -> $dir/score_test"
+      $decode_cmd $dir/score_test/log/score.log \
+        python -m asc.bin.score --checkpoint $dir --system $system --split $split \
+          --data data/test --feats dump/student/test/feats.h5 --labels data/labels.txt --out $dir/score_test
+    done
+    dir=exp/deploy/split$split
+    [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
+    log 6 "scoring $dir/model.pt on data/test -> $dir/score_test"
+    $decode_cmd $dir/score_test/log/score.log \
+      python -m asc.bin.score --checkpoint $dir/model.pt --system rep_mobile_pruned --split $split \
+        --data data/test --feats dump/student/test/feats.h5 --labels data/labels.txt --out $dir/score_test
+    if [ -f "$eval_set/meta.csv" ]; then
+      log 6 "submission output of $dir/model.pt for $eval_set -> exp/submission/split$split"
+      $decode_cmd exp/submission/split$split/log/submission.log \
+        python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out exp/submission/split$split
+    fi
+  done
+  log 6 "split table -> exp/RESULTS.md"
+  python -m asc.bin.results --exp exp --out exp/RESULTS.md
+  cat exp/RESULTS.md
 fi

@@ -1,0 +1,91 @@
+"""The recipe end to end: ./run.sh stages 0-6 on a tiny generated corpus with one epoch per training,
+in a copy of the recipe folder, as CI and a new user would run it; then a re-run that must redo nothing."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = ROOT / "egs" / "dcase2024_task1"
+
+TINY_CORPUS = ("--set dev.cities=[lisbon,paris,lyon] --set dev.locations_per_city=1 "
+               "--set dev.segments_per_location=2 --set dev.train_pieces=2 --set dev.test_pieces=1 "
+               "--set eval.recordings_per_scene=1 --set dirs.count=4")
+TINY_ARGS = ["--splits", "5 100", "--nj", "2", "--corpus-opts", TINY_CORPUS,
+             "--train-opts", "epochs=1 batch_size=16", "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16"]
+
+
+def recipe_copy(tmp: Path) -> Path:
+    """A folder laid out like the repository (tools/, utils/, egs/r/) whose recipe files link to ours,
+    so that the run writes corpus/, data/, dump/ and exp/ under tmp and leaves the repository alone."""
+    (tmp / "egs" / "r").mkdir(parents=True)
+    for name in ("tools", "utils"):
+        (tmp / name).symlink_to(ROOT / name)
+    for entry in RECIPE.iterdir():
+        if entry.name in ("run.sh", "cmd.sh", "path.sh", "db.sh", "conf", "local", "utils"):
+            (tmp / "egs" / "r" / entry.name).symlink_to(entry)
+    return tmp / "egs" / "r"
+
+
+def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    return subprocess.run(["./run.sh", *TINY_ARGS, *args], cwd=recipe, env=env, text=True,
+                          capture_output=True, timeout=1200)
+
+
+def output_mtimes(recipe: Path) -> dict[str, int]:
+    return {str(p.relative_to(recipe)): p.stat().st_mtime_ns
+            for top in ("corpus", "data", "dump", "exp") for p in (recipe / top).rglob("*")
+            if p.is_file() and "/log/" not in str(p) and not p.name.endswith(".log")}
+
+
+@pytest.fixture(scope="module")
+def finished_recipe(tmp_path_factory):
+    recipe = recipe_copy(tmp_path_factory.mktemp("recipe"))
+    result = run_recipe(recipe)
+    assert result.returncode == 0, f"run.sh failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return recipe
+
+
+def test_every_stage_leaves_its_outputs(finished_recipe):
+    r = finished_recipe
+    assert (r / "corpus/embedded/meta.csv").is_file()
+    for d in ("train_split5", "train_split100", "test"):
+        assert (r / "data" / d / "wav.scp").is_file()
+    for feats in ("student", "teacher"):
+        assert (r / "dump" / feats / "train_split100" / "feats.h5").is_file()
+    for split in (5, 100):
+        assert (r / f"exp/teach/split{split}/logits.h5").is_file()
+        for system in ("baseline", "rep_mobile", "rep_mobile_kd"):
+            scores = json.loads((r / f"exp/kd/split{split}/{system}/score_test/scores.json").read_text())
+            assert 0.0 <= scores["macro_accuracy"] <= 1.0
+            assert set(scores["per_device"]) >= {"a", "s4", "s5", "s6"}
+        complexity = json.loads((r / f"exp/deploy/split{split}/complexity.json").read_text())
+        assert complexity["within_limits"] and complexity["param_bytes"] <= 128_000
+        assert complexity["macs"] <= 30_000_000
+    results = (r / "exp/RESULTS.md").read_text()
+    for system in ("baseline", "rep_mobile_kd", "rep_mobile_pruned"):
+        assert system in results
+
+
+def test_deployed_model_classifies_audio_alone(finished_recipe, tmp_path):
+    wav = sorted((finished_recipe / "corpus/embedded/audio").glob("*.wav"))[0]
+    model = finished_recipe / "exp/deploy/split100/model.pt"
+    out = tmp_path / "labels.tsv"
+    result = subprocess.run([str(ROOT / "tools/venv/bin/python"), "-m", "asc.bin.infer", "--model", str(model),
+                             str(wav), "--out", str(out)], cwd=tmp_path, text=True, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert wav.name in out.read_text()
+
+
+def test_rerun_redoes_nothing(finished_recipe):
+    before = output_mtimes(finished_recipe)
+    result = run_recipe(finished_recipe)
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    after = output_mtimes(finished_recipe)
+    rewritten = sorted(k for k in before if after.get(k) != before[k])
+    assert not rewritten, f"re-run rewrote {rewritten[:10]}"
