@@ -29,12 +29,20 @@ def read_yaml(path: str | os.PathLike) -> dict:
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        raise ConfigError(_yaml_error(path, e)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of options, found {type(data).__name__}")
     return data
+
+
+def _yaml_error(path: Path, error: yaml.YAMLError) -> str:
+    """One line naming the file, the line and the problem (PyYAML's own text spans several lines)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" line {mark.line + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{path}{where}: not valid YAML: {problem}"
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], source: str = "config") -> T:

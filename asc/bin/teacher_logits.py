@@ -24,7 +24,7 @@ from asc.config import load_config
 from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset
 from asc.data.feature_store import FeatureStore
-from asc.data.logit_store import write_logit_store
+from asc.data.logit_store import read_logits, write_logit_store
 from asc.errors import AscError, InputError
 from asc.train.checkpoint import load_model
 from asc.train.config import TrainConfig
@@ -56,10 +56,14 @@ def main(argv=None) -> int:
         info = {"members": list(args.teachers), "data": args.data, "feats_set": args.feats_set,
                 "checkpoint": args.checkpoint, "member_hashes": [_teacher_hash(t) for t in args.teachers]}
         marker = done_marker(out.parent, name)
-        if out.is_file() and marker.is_file() and json.loads(marker.read_text() or "{}") == info:
-            print(f"teacher_logits: {out} is complete for these teachers; nothing to do", file=sys.stderr)
-            return 0
         data = load_datadir(args.data)
+        if out.is_file() and marker.is_file() and json.loads(marker.read_text() or "{}") == info:
+            problem = _unreadable(out, data.utts)
+            if problem is None:
+                print(f"teacher_logits: {out} is complete for these teachers; nothing to do", file=sys.stderr)
+                return 0
+            print(f"teacher_logits: {problem}; computing it again", file=sys.stderr)
+            marker.unlink()
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         member_logits, labels = [], None
         for teacher in args.teachers:
@@ -103,6 +107,15 @@ def _feats_path(feats: str, feats_set: str | None) -> Path:
     """The teacher's store, or the store of another set beside it (dump/<features>/<set>/feats.h5)."""
     path = Path(feats)
     return path if not feats_set else path.parent.parent / feats_set / path.name
+
+
+def _unreadable(out: Path, utts: list[str]) -> str | None:
+    """Why a finished logits file cannot be trusted (truncated, damaged, other clips), or None."""
+    try:
+        read_logits(out, utts)
+    except InputError as e:
+        return str(e)
+    return None
 
 
 def _teacher_hash(exp: str) -> str | None:

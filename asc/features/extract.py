@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import torch
 
-from asc.data.audio import AudioWarning, load_audio
+from asc.data.audio import AudioWarning, read_audio, resample
 from asc.data.datadir import DataDir
 from asc.data.feature_store import create_store, read_marker, store_bytes, store_problem, utts_hash
 from asc.errors import AscError, InputError
@@ -103,25 +103,43 @@ def _compute(feats: h5py.Dataset, wavs: list[str], cfg: FeatureConfig, device: s
     """Fill `feats` with the log-mels of `wavs`, BATCH clips per front-end call."""
     front = LogMel(cfg).to(device)
     began, every = time.time(), max(1, len(wavs) // 10)
+    rates: dict[int, list[str]] = {}
     for a in range(0, len(wavs), BATCH):
-        waves = np.stack([read_clip(w, cfg) for w in wavs[a:a + BATCH]])
+        waves = np.stack([read_clip(w, cfg, rates) for w in wavs[a:a + BATCH]])
         with torch.inference_mode():
             out = front(torch.from_numpy(waves).to(device)).cpu().numpy()
         done = a + len(waves)
         feats[a:done] = out.astype(np.float16)
         if done // every != a // every or done == len(wavs):
             progress(done, done / max(time.time() - began, 1e-9))
+    _warn_odd_rates(rates, cfg.sample_rate)
 
 
-def read_clip(path: str, cfg: FeatureConfig) -> np.ndarray:
-    """One clip at the feature rate and length (mono float32 [clip_samples])."""
-    wave = load_audio(path, cfg.sample_rate)
+def read_clip(path: str, cfg: FeatureConfig, rates: dict[int, list[str]] | None = None) -> np.ndarray:
+    """One clip at the feature rate and length (mono float32 [clip_samples]); `rates` (if given)
+    collects the files by their own sample rate."""
+    wave, rate = read_audio(path)
+    if rates is not None:
+        rates.setdefault(rate, []).append(str(path))
+    wave = resample(wave, rate, cfg.sample_rate)
     if len(wave) != cfg.clip_samples:
         warnings.warn(f"{path}: {len(wave) / cfg.sample_rate:.3f} s long, "
                       f"{'cut' if len(wave) > cfg.clip_samples else 'zero-padded'} to {cfg.clip_seconds:g} s",
                       AudioWarning, stacklevel=2)
         wave = fix_length(wave, cfg.clip_samples)
     return wave
+
+
+def _warn_odd_rates(rates: dict[int, list[str]], target: int) -> None:
+    """Name the clips whose sample rate differs from that of most clips: they are resampled like the
+    rest, but one corpus should have one rate, so another rate is a sign of a file from elsewhere."""
+    if len(rates) < 2:
+        return
+    common = max(rates, key=lambda rate: len(rates[rate]))
+    for rate, paths in sorted(rates.items()):
+        for path in paths if rate != common else ():
+            warnings.warn(f"{path}: sample rate {rate} Hz, unlike the {common} Hz of the other "
+                          f"{len(rates[common])} clips of this job; resampled to {target} Hz", AudioWarning)
 
 
 def merge_shards(out_dir: str | os.PathLike, num_shards: int, cfg: FeatureConfig | None = None,

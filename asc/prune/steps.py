@@ -114,7 +114,7 @@ def run_pruning(cfg: PruneConfig, init: str | Path, exp: str | Path, env: DistEn
     exp = Path(exp)
     env = env or DistEnv(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     check_prune_config(cfg)
-    if finished(exp, cfg, init):
+    if finished(exp, cfg, init) and _unreadable(final_model(exp)) is None:
         return final_model(exp)
     start_path = resolve_init(init)
     digest = prune_hash(cfg, str(init))
@@ -275,7 +275,21 @@ class _Run:
             raise InputError(done_marker(paths.root, STEP_DONE),
                              f"this step finished with another config or start model (hash {found}, this "
                              f"command {self.digest}); choose another --exp or remove the directory")
+        problem = _unreadable(paths.model)
+        if problem is not None:
+            log.warning("%s: %s; doing the step again", paths.root.name, problem)
+            done_marker(paths.root, STEP_DONE).unlink()
+            return False
         return True
+
+
+def _unreadable(model: Path) -> str | None:
+    """Why a finished step's model.pt cannot be trusted (missing, truncated, damaged), or None."""
+    try:
+        load_checkpoint(model)
+    except InputError as e:
+        return str(e)
+    return None
 
 
 def _load_start(path: Path) -> tuple[nn.Module, dict]:
