@@ -119,7 +119,7 @@ def test_device_a_dominates_training_of_the_default_corpus():
     train = [device for r in plan if r.subset == "train" for device, _ in r.clips()]
     test = [device for r in plan if r.subset == "test" for device, _ in r.clips()]
     assert train.count("a") / len(train) > 0.75
-    assert 2500 <= len(train) <= 3500 and 1000 <= len(test) <= 2000
+    assert 1200 <= len(train) <= 1800 and 1000 <= len(test) <= 2000
     assert {test.count(d) for d in devices.DEV_DEVICES} == {len(test) // 9}
 
 
