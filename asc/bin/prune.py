@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import shlex
 import sys
 from pathlib import Path
 
 import torch
 
-from asc.atomic import write_text
 from asc.config import parse_override
 from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset
@@ -34,6 +31,7 @@ from asc.errors import AscError, ConfigError, InputError
 from asc.prune.config import PruneConfig, check_prune_config, load_prune_config, prune_hash
 from asc.prune.deploy import run_deploy
 from asc.prune.steps import finished, resolve_init, run_pruning
+from asc.rerun import write_rerun_script
 
 # command-line flags and the config keys they set
 FLAGS = {"train_data": "finetune.train_data", "feats": "finetune.feats", "labels": "finetune.labels",
@@ -73,7 +71,7 @@ def main(argv=None) -> int:
             print(f"prune: {args.exp} already finished with this config (prune.done); nothing to do",
                   file=sys.stderr)
         else:
-            _write_rerun_script(Path(args.exp), argv if argv is not None else sys.argv[1:])
+            write_rerun_script(Path(args.exp), "asc.bin.prune", argv if argv is not None else sys.argv[1:])
         final = run_pruning(cfg, args.init, args.exp)
         if args.deploy_dir:
             info = run_deploy(final, args.deploy_dir, _features(cfg), read_labels(cfg.finetune.labels),
@@ -116,16 +114,6 @@ def _deploy_summary(out_dir: str, info: dict) -> str:
         text += (f"; test macro accuracy float32 {100 * check['float32']:.2f} %, {c['precision']} "
                  f"{100 * check['file_' + c['precision']]:.2f} % ({check['difference_points']:+.2f} points)")
     return text
-
-
-def _write_rerun_script(exp: Path, argv: list[str]) -> None:
-    """<exp>/run.sh: the command that made this experiment (re-running it resumes or skips)."""
-    text = ("#!/usr/bin/env bash\n# Re-runs this pruning experiment (resumes if unfinished, skips if finished).\n"
-            f"cd {shlex.quote(os.getcwd())} && python -m asc.bin.prune {shlex.join(argv)} \"$@\"\n")
-    script = exp / "run.sh"
-    if not script.is_file() or script.read_text() != text:
-        write_text(script, text)
-        script.chmod(0o755)
 
 
 if __name__ == "__main__":

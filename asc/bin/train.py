@@ -14,17 +14,15 @@ same config is skipped; an unfinished one resumes from checkpoints/last.pt.
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import sys
 from pathlib import Path
 
-from asc.atomic import write_text
 from asc.config import parse_override
 from asc.errors import AscError
 from asc.train.config import load_train_config
 from asc.train.distributed import cleanup_distributed, setup_distributed
 from asc.train.trainer import finished, train
+from asc.rerun import write_rerun_script
 
 # command-line flags and the config keys they set
 FLAGS = {"train_data": "train_data", "feats": "feats", "labels": "labels",
@@ -63,7 +61,7 @@ def main(argv=None) -> int:
         env = setup_distributed()
         try:
             if env.is_main:
-                _write_rerun_script(Path(args.exp), argv if argv is not None else sys.argv[1:])
+                write_rerun_script(Path(args.exp), "asc.bin.train", argv if argv is not None else sys.argv[1:])
             train(cfg, args.exp, env)
         finally:
             cleanup_distributed()
@@ -71,16 +69,6 @@ def main(argv=None) -> int:
         print(f"train: {e}", file=sys.stderr)
         return 1
     return 0
-
-
-def _write_rerun_script(exp: Path, argv: list[str]) -> None:
-    """<exp>/run.sh: the command that made this experiment (re-running it resumes or skips)."""
-    text = ("#!/usr/bin/env bash\n# Re-runs this experiment (resumes if unfinished, skips if finished).\n"
-            f"cd {shlex.quote(os.getcwd())} && python -m asc.bin.train {shlex.join(argv)} \"$@\"\n")
-    script = exp / "run.sh"
-    if not script.is_file() or script.read_text() != text:
-        write_text(script, text)
-        script.chmod(0o755)
 
 
 if __name__ == "__main__":
