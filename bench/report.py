@@ -1,0 +1,190 @@
+"""Render bench/results.json as the README's "Benchmarks" section (markdown).
+
+    python bench/report.py [bench/results.json] [--command "bench/run.sh"] [--readme README.md]
+
+Prints the section; with --readme, replaces the text between the lines `<!-- bench:begin -->` and
+`<!-- bench:end -->` of that file with it (the markers stay; nothing else is touched).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def num(value, fmt: str = "{:.3g}", suffix: str = "") -> str:
+    """A figure, or '-' when it was not measured."""
+    return "-" if value is None else fmt.format(value) + suffix
+
+
+def verdict(value, ok) -> str:
+    """'yes'/'no' against a target, '-' when not measured."""
+    return "-" if value is None else ("yes" if ok(value) else "**no**")
+
+
+def headline_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
+    """(figure, measured, reference measured in the same run, target, met) for each headline figure."""
+    mel = r.get("mel_frontend", {}).get("variants", {})
+    mel_given = mel.get("as_given", {}).get("configs", {}).get("student", {})
+    train = r.get("train_throughput", {}).get("models", {})
+    dep = r.get("deploy_latency", {})
+    forms = dep.get("forms", {})
+    prune = r.get("prune_steps", {}).get("steps", [])
+    e2e = r.get("e2e", {})
+    speed = lambda v: num(v, "{:.2f}", "x")       # noqa: E731
+    cpu_cost = num(_pct(r.get("data_path_overhead_cpu_time")), "{:+.1f}", " %")
+    read_cost = num(_pct(r.get("data_path_read_share")), "{:.1f}", " %")
+    e2e_cpu = num(_min(r.get("e2e_cpu_seconds")), "{:.1f}", " min")
+    rows = [
+        ("Log-mel front end (student, batches of 32) vs librosa", speed(r.get("mel_speedup_vs_librosa")),
+         f"librosa.feature.melspectrogram ({num(mel_given.get('librosa_clips_per_s'), '{:.0f}')} clips/s; ours "
+         f"{num(mel_given.get('ours_clips_per_s'), '{:.0f}')})", ">= 2x",
+         verdict(r.get("mel_speedup_vs_librosa"), lambda v: v >= 2)),
+        ("... the same with OMP_WAIT_POLICY=PASSIVE", speed(r.get("mel_speedup_vs_librosa_omp_passive")), "",
+         ">= 2x", verdict(r.get("mel_speedup_vs_librosa_omp_passive"), lambda v: v >= 2)),
+        ("Log-mel max relative error (within 50 dB of the peak)", num(r.get("mel_max_rel_error"), "{:.2g}"),
+         "librosa", "< 1e-4", verdict(r.get("mel_max_rel_error"), lambda v: v < 1e-4)),
+        ("Training data path cost, one epoch (worst model)", num(_pct(r.get("data_path_overhead")), "{:+.1f}", " %"),
+         f"same steps on tensors in memory (by CPU time {cpu_cost}; loader alone {read_cost})", "< 10 %",
+         verdict(r.get("data_path_overhead"), lambda v: v < 0.10)),
+    ]
+    for name, res in train.items():
+        ep = res.get("epoch", {})
+        rows.append((f"Training samples/s, {name} (batch {ep.get('batch')})",
+                     num(ep.get("loader_samples_per_s"), "{:.0f}"),
+                     f"in memory: {num(ep.get('memory_samples_per_s'), '{:.0f}')}", "", ""))
+    rows += [
+        ("channels_last (Rep-Mobile training step)", speed(r.get("train_channels_last_speedup")), "contiguous", "", ""),
+        (f"{r.get('train_throughput', {}).get('threads', 2)} threads (Rep-Mobile training step)",
+         speed(r.get("train_threads_speedup")), "1 thread", "", ""),
+        ("Allocator variables of tools/cpu_env.sh (training step)", speed(r.get("train_allocator_speedup")),
+         "without MALLOC_*", "", ""),
+        ("OMP_WAIT_POLICY=PASSIVE (training step)", speed(r.get("train_omp_passive_speedup")), "as given", "", ""),
+        ("Rep-Mobile fused vs training form, batch 1", speed(r.get("fused_speedup")),
+         f"training form ({num(forms.get('training', {}).get('latency_ms_batch1'), '{:.2f}')} ms/clip; fused "
+         f"{num(forms.get('fused', {}).get('latency_ms_batch1'), '{:.2f}')})", ">= 1.5x",
+         verdict(r.get("fused_speedup"), lambda v: v >= 1.5)),
+        ("... batch 64", speed(r.get("fused_speedup_batch64")), "training form", ">= 1.5x",
+         verdict(r.get("fused_speedup_batch64"), lambda v: v >= 1.5)),
+        ("Fused vs training form, max abs difference of logits", num(r.get("fused_max_abs_diff"), "{:.2g}"), "",
+         "< 1e-4", verdict(r.get("fused_max_abs_diff"), lambda v: v < 1e-4)),
+        ("Fused float16 vs float32 (deployable file), batch 1", speed(r.get("fused_float16_speed_vs_float32")),
+         f"float32; max abs diff {num(dep.get('float16_max_abs_diff'), '{:.2g}')}, top-1 agreement "
+         f"{num(_pct(dep.get('float16_top1_agreement')), '{:.1f}', ' %')}", "(reported)", ""),
+        ("Pruning: final step latency vs start (fused, batch 1)", speed(r.get("prune_final_latency_vs_start")),
+         f"step 0 ({num(prune[0]['macs'] / 1e6 if prune else None, '{:.1f}')} M MACs -> "
+         f"{num(prune[-1]['macs'] / 1e6 if prune else None, '{:.1f}')} M)", "", ""),
+        ("Scale: stages 1-2 CPU time per added clip, largest vs smallest corpora",
+         speed(r.get("scale_marginal_cost_ratio")),
+         f"up to {num(r.get('scale_largest_clips'), '{:,}')} clips (wall clock: "
+         f"{speed(r.get('scale_marginal_cost_ratio_wall'))})", "~1 (linear)", ""),
+        ("Scale: stages 1-2 peak memory, largest vs smallest corpus", speed(r.get("scale_peak_rss_ratio")),
+         f"{num(r.get('scale_peak_rss_mb'), '{:.0f}')} MB at the largest", "~1 (flat)", ""),
+        (f"Loader peak memory, {num(r.get('loader_store_ratio'), '{:.0f}')}x larger feature store",
+         speed(r.get("loader_peak_rss_ratio")), "the smallest store", "~1 (flat)", ""),
+        ("End to end: `./run.sh`" if e2e.get("command", "./run.sh") == "./run.sh" else
+         "End to end: `./run.sh` with tiny overrides (results.json: e2e.command)",
+         num(_min(r.get("e2e_seconds")), "{:.1f}", " min"),
+         f"peak {num(r.get('e2e_peak_rss_mb'), '{:.0f}')} MB (process tree), largest process "
+         f"{num(r.get('e2e_max_process_rss_mb'), '{:.0f}')} MB, CPU time {e2e_cpu}",
+         "< 15 min" if e2e.get("command", "./run.sh") == "./run.sh" else "(quick run)",
+         verdict(r.get("e2e_seconds"), lambda v: v < 900) if e2e.get("command") == "./run.sh" else ""),
+    ]
+    return rows
+
+
+def _pct(v):
+    """A fraction in percent (None stays None)."""
+    return None if v is None else 100 * v
+
+
+def _min(v):
+    """Seconds in minutes (None stays None)."""
+    return None if v is None else v / 60
+
+
+def table(header: list[str], rows: list) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(r: dict, command: str) -> str:
+    """The whole Benchmarks section."""
+    m = r.get("machine", {})
+    modes = sorted({v.get("mode") for v in r.get("measured", {}).values()})
+    parts = [
+        "## Benchmarks",
+        "",
+        f"Measured with `{command}` (results in `bench/results.json`, this section by `python bench/report.py "
+        f"--readme README.md`) on {m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} cores, "
+        f"{m.get('memory_gb', '?')} GB, torch {m.get('torch', '?')}, Python {m.get('python', '?')}; size "
+        f"{'/'.join(map(str, modes)) or '?'}; CPU settings {m.get('env') or 'none'}; load average at the end "
+        f"{m.get('load_average', '?')}. These machines are shared, so every figure is a ratio against a "
+        f"reference measured side by side in the same run.",
+        "",
+        table(["Figure", "Measured", "Reference (same run)", "Target", "Met"], headline_rows(r)),
+    ]
+    steps = r.get("prune_steps", {}).get("steps", [])
+    if steps:
+        big = r["prune_steps"].get("throughput_batch", 64)
+        parts += ["", f"Progressive pruning steps ({r['prune_steps'].get('source')}), fused form, "
+                      f"{r['prune_steps'].get('threads')} thread(s):", "",
+                  table(["Step", "Params", "Bytes (float16)", "MACs", "ms/clip (batch 1)", f"clips/s (batch {big})"],
+                        [(s["step"], f"{s['params']:,}", f"{s['param_bytes_float16']:,}", f"{s['macs']:,}",
+                          s["latency_ms_batch1"], s[f"clips_per_s_batch{big}"]) for s in steps])]
+    corpora = r.get("scale", {}).get("corpora", [])
+    if corpora:
+        parts += ["", "Stages 0-2 against corpus size (each command in its own process; memory: peak of its "
+                      "process tree):", "",
+                  table(["Corpus", "Clips", "Generate (s)", "Prepare + extract (s)", "... CPU (s)", "ms/clip",
+                         "Peak MB"],
+                        [(f"{c['multiple']}x", f"{c['clips']:,}", c["generate_seconds"], c["prepare_extract_seconds"],
+                          c["prepare_extract_cpu_seconds"], c["prepare_extract_ms_per_clip"],
+                          c["prepare_extract_peak_rss_mb"]) for c in corpora])]
+    loader = r.get("scale", {}).get("loader", [])
+    if loader:
+        parts += ["", "Training data loader reading a whole feature store once (shuffled, batch 64):", "",
+                  table(["Clips", "Store MB", "Workers", "clips/s", "Peak MB (process tree)"],
+                        [(f"{x['clips']:,}", x["store_mb"], x["workers"], f"{x['clips_per_s']:,.0f}",
+                          x["peak_tree_rss_mb"]) for x in loader])]
+    stages = r.get("e2e", {}).get("stage_seconds", {})
+    if stages:
+        parts += ["", "End to end, seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items()) + "."]
+    return "\n".join(parts) + "\n"
+
+
+def replace_section(readme: Path, text: str) -> None:
+    """Put `text` between the bench markers of `readme`."""
+    old = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), flags=re.S)
+    if not pattern.search(old):
+        raise SystemExit(f"report: {readme} has no '{BEGIN}' ... '{END}' lines to fill")
+    readme.write_text(pattern.sub(lambda _: f"{BEGIN}\n{text}{END}", old))
+
+
+def main(argv=None) -> int:
+    """Print the section; fill the README's when asked."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
+    p.add_argument("--command", default="bench/run.sh", help="the command that produced the results")
+    p.add_argument("--readme", type=Path, help="fill this file's bench section")
+    args = p.parse_args(argv)
+    if not args.results.is_file():
+        print(f"report: {args.results} not found; run bench/run.sh first", file=sys.stderr)
+        return 1
+    text = render(json.loads(args.results.read_text()), args.command)
+    print(text, end="")
+    if args.readme:
+        replace_section(args.readme, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

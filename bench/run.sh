@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every benchmark in one run; the figures go to bench/results.json, and bench/report.py renders them
+# as the README's table. Each figure is a ratio against a reference measured in the same run.
+#
+#   bench/run.sh            full size (about 35 minutes on 2 idle cores, 15 of them the default ./run.sh)
+#   bench/run.sh --quick    a few minutes
+#   bench/run.sh --tiny     the smallest run of every script (the smoke test's)
+#   bench/run.sh --out FILE another results file
+#
+# A script that fails does not stop the others; the run exits 1 naming it, and its figures are absent.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+size= out=$root/bench/results.json
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick|--tiny) size=$1 ;;
+    --out) out=$(realpath -m "$2"); shift ;;
+    *) echo "usage: $0 [--quick | --tiny] [--out FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -f "$root/tools/venv/bin/activate" ] || { echo "$0: no $root/tools/venv; run tools/install.sh first" >&2; exit 1; }
+. "$root/tools/venv/bin/activate"
+. "$root/tools/cpu_env.sh"
+running=$out.running
+rm -f "$running"
+failed=
+for topic in mel_frontend train_throughput deploy_latency prune_steps scale e2e; do
+  echo "== python bench/$topic.py $size"
+  python "$root/bench/$topic.py" $size --out "$running" || failed="$failed $topic"
+done
+[ -f "$running" ] && mv "$running" "$out"
+echo "== results: $out"
+python "$root/bench/report.py" "$out" --command "bench/run.sh${size:+ $size}"
+[ -z "$failed" ] || { echo "$0: failed:$failed" >&2; exit 1; }

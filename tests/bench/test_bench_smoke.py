@@ -1,0 +1,78 @@
+"""bench/: every benchmark script at its tiny size through `bench/run.sh --tiny`, the results file it
+writes (the keys README's table reads, the machine beside them) and the report rendered from it.
+
+The figures of a tiny run are not benchmarks (seconds of work on a shared machine); what is checked is
+that each script runs end to end, writes its keys, and that the correctness figures hold: the log-mel
+front end agrees with librosa, the fused Rep-Mobile with its training form, pruning reaches the limits.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = ("mel_speedup_vs_librosa", "data_path_overhead", "fused_speedup", "e2e_seconds", "e2e_peak_rss_mb")
+TOPICS = ("mel_frontend", "train_throughput", "deploy_latency", "prune_steps", "scale", "e2e")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run([str(ROOT / "bench" / "run.sh"), "--tiny", "--out", str(out)], cwd=ROOT, text=True,
+                          capture_output=True, timeout=600)
+    assert done.returncode == 0, f"bench/run.sh --tiny failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_every_script_writes_its_keys_and_the_machine(tiny_run):
+    results, _ = tiny_run
+    for key in REQUIRED:
+        assert key in results
+    for key in ("mel_speedup_vs_librosa", "data_path_overhead", "fused_speedup", "e2e_seconds", "e2e_peak_rss_mb"):
+        assert isinstance(results[key], float), key
+    assert results["mel_speedup_vs_librosa"] > 0 and results["fused_speedup"] > 0
+    assert results["e2e_seconds"] > 0 and results["e2e_peak_rss_mb"] > 10
+    assert set(results["measured"]) == set(TOPICS)
+    assert {v["mode"] for v in results["measured"].values()} == {"tiny"}
+    machine = results["machine"]
+    assert machine["cores"] >= 1 and machine["torch"] and machine["cpu_model"]
+
+
+def test_correctness_figures_hold(tiny_run):
+    results, _ = tiny_run
+    assert results["mel_max_rel_error"] < 1e-4
+    assert results["fused_max_abs_diff"] < 1e-4
+    steps = results["prune_steps"]["steps"]
+    assert [s["step"] for s in steps] == list(range(len(steps))) and len(steps) >= 2
+    assert all(a["macs"] > b["macs"] for a, b in zip(steps, steps[1:]))
+    assert steps[-1]["macs"] <= 30_000_000 and steps[-1]["param_bytes_float16"] <= 128_000
+
+
+def test_scale_measures_every_size_and_store(tiny_run):
+    results, _ = tiny_run
+    corpora, loader = results["scale"]["corpora"], results["scale"]["loader"]
+    assert [c["multiple"] for c in corpora] == [1, 2] and corpora[0]["clips"] < corpora[1]["clips"]
+    assert all(c["prepare_extract_peak_rss_mb"] > 10 for c in corpora)
+    assert [x["clips"] for x in loader] == [64, 256]
+    assert results["loader_peak_rss_ratio"] > 0
+
+
+def test_report_renders_and_fills_a_readme(tiny_run, tmp_path):
+    results, stdout = tiny_run
+    assert "## Benchmarks" in stdout and "bench/run.sh --tiny" in stdout
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    readme = tmp_path / "README.md"
+    readme.write_text("# P\n\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\n## After\n")
+    report = [sys.executable, str(ROOT / "bench" / "report.py"), str(path)]
+    done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert "old" not in text and "| Figure | Measured |" in text and text.endswith("<!-- bench:end -->\n\n## After\n")
+    readme.write_text("# no markers\n")
+    done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True)
+    assert done.returncode != 0 and "bench:begin" in done.stderr
