@@ -4,7 +4,8 @@
         --feats dump/student/test/feats.h5 --labels data/labels.txt --out exp/kd/split25/rep_mobile_kd/score_test
 
 --checkpoint takes an experiment directory (its checkpoints/best.pt; the run must be finished), a
-training checkpoint, or a deployable model file (exp/deploy/split<N>/model.pt). The feature store
+training checkpoint, a deployable model file (exp/deploy/split<N>/model.pt), or a teacher-logits
+file of the same clips (asc.bin.teacher_logits --feats-set test; --feats is then unused). The feature store
 must be built with the front end the model reads (checked by config hash). Writes scores.json,
 scores.txt, confusion.png, device_class.png, predictions.tsv and score.done into --out; a folder
 already scored with the same inputs is skipped.
@@ -25,7 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--checkpoint", required=True, type=Path,
                    help="experiment directory, training checkpoint (.pt) or deployable model file")
     p.add_argument("--data", required=True, type=Path, help="labeled data directory (e.g. data/test)")
-    p.add_argument("--feats", required=True, type=Path, help="feature store covering --data (feats.h5)")
+    p.add_argument("--feats", type=Path, help="feature store covering --data (feats.h5); needed unless "
+                                              "--checkpoint is a logits file")
     p.add_argument("--labels", required=True, type=Path, help="label list (data/labels.txt)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--system", help="system name for RESULTS.md (default: the experiment directory's name)")
@@ -39,7 +41,10 @@ def main(argv=None) -> int:
     """Score, or skip if already scored with the same inputs; exit 1 with one line for bad input."""
     args = parse_args(argv)
     try:
-        from asc.eval.scoring import ScoreJob, score
+        from asc.eval.scoring import ScoreJob, is_logits_file, score
+
+        if args.feats is None and not is_logits_file(args.checkpoint):
+            raise AscError(f"{args.checkpoint}: a model needs --feats (the feature store of {args.data})")
 
         job = ScoreJob(checkpoint=args.checkpoint, data=args.data, feats=args.feats, labels=args.labels,
                        out=args.out, system=args.system, split=args.split, batch_size=args.batch_size,

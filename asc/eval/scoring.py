@@ -11,6 +11,10 @@ Writes into the output folder:
   score.done        written last; records digests of the inputs
 Every file is written atomically. A folder whose score.done records the same inputs (checkpoint,
 feature store, data directory, label list, system, split) is skipped; any change redoes the scoring.
+
+A teacher-logits file (asc.bin.teacher_logits --feats-set test, `*.h5`) is scored like a model: its
+ensemble mean (or one member) is the prediction. A teacher ensemble has no single network to run,
+so its logits are the one way to score it; params and MACs are then absent.
 """
 from __future__ import annotations
 
@@ -52,19 +56,32 @@ class ScoreJob:
     device: str = "cpu"
 
 
+def is_logits_file(path: str | os.PathLike) -> bool:
+    """A stored-logits file (HDF5) rather than a model: scored from its numbers, no network run."""
+    return Path(path).suffix == ".h5"
+
+
 def score(job: ScoreJob, log: Log = print) -> dict | None:
     """Score `job`, write its outputs and done marker; None (and nothing written) if already done."""
-    checkpoint, exp_dir = resolve_checkpoint(job.checkpoint)
+    if is_logits_file(job.checkpoint):
+        if not Path(job.checkpoint).is_file():
+            raise InputError(job.checkpoint, "logits file not found")
+        checkpoint, exp_dir, store = Path(job.checkpoint), None, None
+    else:
+        checkpoint, exp_dir = resolve_checkpoint(job.checkpoint)
+        store = FeatureStore(job.feats)
     system = job.system or default_system(checkpoint, exp_dir)
     split = job.split if job.split is not None else split_from_path(checkpoint)
-    store = FeatureStore(job.feats)
     inputs = _inputs(checkpoint, store, job, system, split)
     if unchanged(job.out, DONE, inputs, [job.out / name for name in OUTPUTS]):
         log(f"{job.out} already holds the scores of {checkpoint} for these inputs ({DONE}.done); nothing to do")
         return None
 
     done_marker(job.out, DONE).unlink(missing_ok=True)   # outputs are about to change
-    result = _compute(job, checkpoint, system, split, store, log)
+    if store is None:
+        result = _compute_from_logits(job, checkpoint, system, split, log)
+    else:
+        result = _compute(job, checkpoint, system, split, store, log)
     mark_done(job.out, DONE, {"inputs": inputs, "macro_accuracy": result["macro_accuracy"]})
     log(f"{system} split {split}: macro accuracy {100 * result['macro_accuracy']:.2f} %, "
         f"log loss {result['log_loss']:.4f} -> {job.out}")
@@ -102,6 +119,29 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     return result
 
 
+def _compute_from_logits(job: ScoreJob, logits_file: Path, system: str, split: int | None, log: Log) -> dict:
+    """As _compute, for the ensemble mean stored in a teacher-logits file; no params or MACs."""
+    import numpy as np
+
+    from asc.data.logit_store import read_logits
+    from asc.eval.metrics import compute_scores
+
+    labels = read_labels(job.labels)
+    data = load_datadir(job.data)
+    truth, devices = _truth(data, job.data, labels)
+    log(f"scoring {system} (split {split}) = the logits in {logits_file} on {job.data} ({len(data)} clips)")
+    logits = read_logits(logits_file, data.utts, labels).astype(np.float64)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    scores = compute_scores(truth, probs, devices, labels).to_dict()
+    head = {"system": system, "split": split, "checkpoint": str(job.checkpoint), "checkpoint_file": str(logits_file),
+            "model_name": "logits", "deployed": False, "data": str(job.data), "feats": None,
+            "feature_config_hash": None}
+    result = {**head, **scores, "params": None, "macs": None, "complexity": None}
+    _write_outputs(job.out, result, data.utts, truth, devices, probs, labels)
+    return result
+
+
 def default_system(checkpoint: Path, exp_dir: Path | None) -> str:
     """The experiment directory's name; for a file outside one, its folder's name (the folder above
     if that one is just `split<N>`, as for exp/deploy/split<N>/model.pt -> 'deploy')."""
@@ -120,13 +160,13 @@ def split_from_path(path: str | os.PathLike) -> int | None:
     return None
 
 
-def _inputs(checkpoint: Path, store: FeatureStore, job: ScoreJob, system: str, split: int | None) -> dict:
+def _inputs(checkpoint: Path, store: FeatureStore | None, job: ScoreJob, system: str, split: int | None) -> dict:
     if not job.labels.is_file():
         raise InputError(job.labels, "label list not found")
-    marker = read_marker(store.path)
+    marker = read_marker(store.path) if store is not None else {}
     data_files = [job.data / name for name in ("wav.scp", "utt2label", "utt2device")]
     return {"format": FORMAT, "checkpoint": file_digest(checkpoint),
-            "feats": {key: marker.get(key) for key in ("bytes", "utts_hash", "config_hash")},
+            "feats": {key: marker.get(key) for key in ("bytes", "utts_hash", "config_hash")} if marker else None,
             "data": files_digest(data_files), "labels": file_digest(job.labels),
             "system": system, "split": split}
 
@@ -165,8 +205,10 @@ def _write_outputs(out: Path, result: dict, utts: list[str], truth: list[str], d
     title = f"{result['system']} (split {result['split']}) on {result['data']}"
     write_json(out / "scores.json", result)
     figures = result["complexity"]
-    text = format_scores(result, title) + (f"\nparams {figures['params']:,}  MACs {figures['macs']:,}  "
-                                           f"({figures['param_bytes']:,} bytes at {figures['precision']})\n")
+    text = format_scores(result, title)
+    if figures:
+        text += (f"\nparams {figures['params']:,}  MACs {figures['macs']:,}  "
+                 f"({figures['param_bytes']:,} bytes at {figures['precision']})\n")
     write_text(out / "scores.txt", text)
     plots.plot_confusion(result, out / "confusion.png",
                          title=f"{result['system']}: macro accuracy {100 * result['macro_accuracy']:.1f} %")

@@ -150,3 +150,40 @@ def test_bad_inputs_stop_with_one_line_naming_the_file(setup, capsys, case, mess
     assert run(checkpoint, sets, root / "out") == 1
     err = capsys.readouterr().err
     assert err.startswith("score: ") and message in err and "Traceback" not in err
+
+
+def test_a_teacher_logits_file_is_scored_as_the_ensemble_without_complexity(setup):
+    from asc.data.logit_store import write_logit_store
+
+    root, sets = setup
+    data = load_datadir(sets["data"])
+    rng = np.random.default_rng(3)
+    members = rng.normal(size=(2, len(data), len(LABELS))).astype(np.float32)
+    logits_file = root / "exp" / "teach" / "split50" / "logits_test.h5"
+    logits_file.parent.mkdir(parents=True)
+    mean = write_logit_store(logits_file, data.utts, members, ["cp_resnet", "passt"], LABELS)
+    out = root / "ensemble_score"
+    args = ["--checkpoint", str(logits_file), "--data", str(sets["data"]), "--labels", str(sets["labels"]),
+            "--out", str(out), "--system", "ensemble"]
+    assert score.main(args) == 0
+    result = json.loads((out / "scores.json").read_text())
+    assert (result["system"], result["split"], result["params"], result["macs"]) == ("ensemble", 50, None, None)
+    order = np.argsort(np.asarray(data.utts, dtype=object), kind="stable")
+    sorted_utts = [data.utts[i] for i in order]
+    by_utt = dict(zip(sorted_utts, mean))
+    probs = torch.softmax(torch.from_numpy(np.stack([by_utt[u] for u in data.utts])).double(), dim=1).numpy()
+    truth = [data.label[u] for u in data.utts]
+    devices = [data.device[u] for u in data.utts]
+    expected = compute_scores(truth, probs, devices, LABELS).to_dict()
+    assert result["macro_accuracy"] == pytest.approx(expected["macro_accuracy"])
+    assert result["log_loss"] == pytest.approx(expected["log_loss"], rel=1e-6)
+    assert (out / "score.done").is_file() and "params" not in (out / "scores.txt").read_text()
+
+
+def test_a_model_without_feats_is_refused_in_one_line(setup, capsys):
+    root, sets = setup
+    exp = save_experiment(root / "exp" / "kd" / "split25" / "rep_mobile", tiny_model(), FEATS.hash())
+    args = ["--checkpoint", str(exp), "--data", str(sets["data"]), "--labels", str(sets["labels"]),
+            "--out", str(root / "o")]
+    assert score.main(args) == 1
+    assert "needs --feats" in capsys.readouterr().err
