@@ -1,6 +1,6 @@
 """Build exp/RESULTS.md from every scores.json under an experiment folder (end of stage 6).
 
-    python -m asc.bin.results --exp exp --out exp/RESULTS.md [--systems "baseline rep_mobile_kd ..."]
+    python -m asc.bin.results --exp exp/kd exp/deploy --out exp/RESULTS.md [--systems "baseline rep_mobile_kd ..."]
 
 One row per system (named by its scores.json), one column per DCASE2024 training split (macro
 class-averaged accuracy on the test set), the mean over the splits (the ranking score) and each
@@ -19,10 +19,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     p = argparse.ArgumentParser(prog="python -m asc.bin.results", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp", required=True, type=Path, help="experiment folder to search for scores.json")
+    p.add_argument("--exp", required=True, type=Path, nargs="+",
+                   help="experiment folder(s) to search for scores.json (e.g. exp/kd exp/deploy)")
     p.add_argument("--out", required=True, type=Path, help="the Markdown file to write (exp/RESULTS.md)")
     p.add_argument("--systems", help="systems to list first, in this order, space-separated (default: baseline "
                                      "rep_mobile rep_mobile_kd rep_mobile_pruned); the others follow")
+    p.add_argument("--metric", default="macro_accuracy", choices=("macro_accuracy", "seen_devices", "unseen_devices"),
+                   help="the figure of each cell (default: %(default)s, the DCASE ranking figure)")
+    p.add_argument("--title", default="RESULTS", help="the document's heading (default: %(default)s)")
+    p.add_argument("--compact", action="store_true",
+                   help="a section for another document (README): no title, environment or headings")
+    p.add_argument("--no-notes", action="store_true",
+                   help="the table and its footnotes alone (no system list, test set or provenance lines)")
     return p.parse_args(argv)
 
 
@@ -33,7 +41,8 @@ def main(argv=None) -> int:
         from asc.atomic import write_text
         from asc.eval.collect import build_results
 
-        text, found = build_results(args.exp, args.systems.split() if args.systems else None)
+        text, found = build_results(args.exp, args.systems.split() if args.systems else None,
+                                    args.metric, args.title, args.compact, not args.no_notes)
         for path, reason in found.skipped:
             print(f"results: skipped {path}: {reason}", file=sys.stderr)
         if args.out.is_file() and args.out.read_text() == text:

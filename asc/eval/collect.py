@@ -26,6 +26,10 @@ SYSTEM_DESCRIPTIONS = {
                          "float16: the deployable model of stage 5",
 }
 REQUIRED = ("system", "macro_accuracy")
+# What a table can show: the DCASE ranking figure, or the same accuracy over the device groups.
+METRICS = {"macro_accuracy": "macro class-averaged accuracy (%) on the test set",
+           "seen_devices": "accuracy (%) on the test clips of the devices seen in training (a, b, c, s1-s3)",
+           "unseen_devices": "accuracy (%) on the test clips of the devices never seen in training (s4-s6)"}
 
 
 @dataclass
@@ -37,13 +41,24 @@ class Collected:
     clips: set[int] = field(default_factory=set)
 
 
-def collect_scores(exp_root: str | os.PathLike) -> Collected:
-    """Records {system, split, macro_accuracy, params, macs} of every scores.json under `exp_root`."""
-    exp_root = Path(exp_root)
-    if not exp_root.is_dir():
-        raise InputError(exp_root, "experiment folder not found")
+Roots = "str | os.PathLike | list[str | os.PathLike]"
+
+
+def _roots(exp_roots) -> list[Path]:
+    return [Path(r) for r in exp_roots] if isinstance(exp_roots, (list, tuple)) else [Path(exp_roots)]
+
+
+def collect_scores(exp_roots: Roots, metric: str = "macro_accuracy") -> Collected:
+    """Records {system, split, macro_accuracy, params, macs} of every scores.json under the folder(s)
+    `exp_roots`; `macro_accuracy` holds the figure `metric` names (one of METRICS)."""
+    if metric not in METRICS:
+        raise AscError(f"unknown metric {metric!r}; one of {', '.join(METRICS)}")
+    roots = _roots(exp_roots)
+    for root in roots:
+        if not root.is_dir():
+            raise InputError(root, "experiment folder not found")
     found = Collected()
-    for path in sorted(exp_root.rglob("scores.json")):
+    for path in sorted(p for root in roots for p in root.rglob("scores.json")):
         scores = _read(path)
         split = scores.get("split")
         if split is None:
@@ -52,15 +67,18 @@ def collect_scores(exp_root: str | os.PathLike) -> Collected:
         if split not in SPLITS:
             found.skipped.append((path, f"split {split} is not one of the DCASE2024 splits {list(SPLITS)}"))
             continue
+        if scores.get(metric) is None:
+            found.skipped.append((path, f"no {metric} figure (no test clips of those devices?)"))
+            continue
         found.records.append({"system": str(scores["system"]), "split": int(split),
-                              "macro_accuracy": float(scores["macro_accuracy"]),
+                              "macro_accuracy": float(scores[metric]),
                               "params": scores.get("params"), "macs": scores.get("macs")})
         if scores.get("data") is not None:
             found.data.add(str(scores["data"]))
         if scores.get("n_clips") is not None:
             found.clips.add(int(scores["n_clips"]))
     if not found.records:
-        raise AscError(f"{exp_root}: no scores.json of a training split found"
+        raise AscError(f"{', '.join(map(str, roots))}: no scores.json of a training split found"
                        + (f" ({len(found.skipped)} skipped)" if found.skipped else "")
                        + "; score the systems first (run.sh --stage 6)")
     return found
@@ -72,13 +90,18 @@ def order_systems(records: list[dict], first: tuple[str, ...] = SYSTEM_ORDER) ->
     return [s for s in first if s in present] + sorted(present - set(first))
 
 
-def build_results(exp_root: str | os.PathLike, systems: list[str] | None = None) -> tuple[str, Collected]:
-    """The RESULTS.md text for the scores under `exp_root`, and what was collected.
+def build_results(exp_root: Roots, systems: list[str] | None = None,
+                  metric: str = "macro_accuracy", title: str = "RESULTS",
+                  compact: bool = False, notes: bool = True) -> tuple[str, Collected]:
+    """The RESULTS.md text for the scores under the folder(s) `exp_root`, and what was collected.
 
     Rows: the systems of `systems` (default SYSTEM_ORDER) that have scores, in that order, then the rest.
     """
-    found = collect_scores(exp_root)
+    found = collect_scores(exp_root, metric)
     order = order_systems(found.records, tuple(systems) if systems else SYSTEM_ORDER)
+    if not notes:
+        return results_markdown(found.records, SPLITS, order, title=title, figure=METRICS[metric],
+                                ranking=metric == "macro_accuracy", compact=compact), found
     notes = [""]   # after the table's footnotes, if any
     described = [s for s in order if s in SYSTEM_DESCRIPTIONS]
     if described:
@@ -89,8 +112,9 @@ def build_results(exp_root: str | os.PathLike, systems: list[str] | None = None)
               f"form as DCASE counts it (torchinfo, one 1-s clip, front end excluded); the limits are 128,000 "
               f"bytes of parameters (64,000 at float16) and 30 M MACs.", "",
               f"Built by `python -m asc.bin.results` from {len(found.records)} scores.json files under "
-              f"`{Path(exp_root)}`; do not edit by hand."]
-    text = results_markdown(found.records, SPLITS, order, environment=environment(), notes=notes)
+              f"{', '.join(f'`{r}`' for r in _roots(exp_root))}; do not edit by hand."]
+    text = results_markdown(found.records, SPLITS, order, title=title, environment=environment(), notes=notes,
+                            figure=METRICS[metric], ranking=metric == "macro_accuracy", compact=compact)
     return text, found
 
 

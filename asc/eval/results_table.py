@@ -27,22 +27,29 @@ def split_number(split) -> int:
 def results_markdown(records: Iterable[Mapping], splits: Sequence[int] = SPLITS,
                      systems: Sequence[str] | None = None, title: str = "RESULTS",
                      environment: Mapping[str, str] | None = None,
-                     notes: Sequence[str] = ()) -> str:
+                     notes: Sequence[str] = (),
+                     figure: str = "macro class-averaged accuracy (%) on the test set",
+                     ranking: bool = True, compact: bool = False) -> str:
     """The RESULTS.md text for records {system, split, macro_accuracy, params, macs}.
 
     macro_accuracy is a fraction in [0, 1]; params and macs may be None. Rows follow `systems`
     if given, else the order in which systems first appear; missing cells show '–'. The mean is
     over the splits present; a mean over fewer than all splits is starred, since it is not the
-    ranking score.
+    ranking score. `figure` names what the cells are (another metric than macro accuracy: `ranking`
+    False, and the mean is not called the ranking score). `compact`: a section for another document
+    (README): no title, environment or headings, the figure named in bold above the table.
     """
     cells, complexity, order = _collect(records, splits)
     order = list(systems) if systems is not None else order
-    lines = [f"# {title}", ""]
-    if environment:
-        lines += ["## Environments"] + [f"- {key}: `{value}`" for key, value in environment.items()] + [""]
-    lines += ["## DCASE2024 Task 1: macro class-averaged accuracy (%) on the test set by training split",
-              ""]
-    header = ["system", "params", "MACs"] + [f"{s} %" for s in splits] + ["mean (ranking score)"]
+    caption = f"DCASE2024 Task 1: {figure} by training split"
+    if compact:
+        lines = [f"**{caption[0].upper()}{caption[1:]}**", ""]
+    else:
+        lines = [f"# {title}", ""]
+        if environment:
+            lines += ["## Environments"] + [f"- {key}: `{value}`" for key, value in environment.items()] + [""]
+        lines += [f"## {caption}", ""]
+    header = ["system", "params", "MACs"] + [f"{s} %" for s in splits] + ["mean (ranking score)" if ranking else "mean"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     starred = seeded = False
     for system in order:

@@ -156,7 +156,7 @@ fi
 if run_stage 6; then
   # Each system of stage 4 (exp/kd/split<N>/<system>/, its checkpoints/best.pt) and the deployable
   # model of stage 5 on the test set; the submission output for the evaluation set if there is one;
-  # then the split table from every scores.json under exp/.
+  # then the split table from the scores.json files of those systems (not those of local/ablation_*.sh).
   for split in $splits; do
     for system in $students; do
       dir=exp/kd/split$split/$system
@@ -178,6 +178,6 @@ if run_stage 6; then
     fi
   done
   log 6 "split table -> exp/RESULTS.md"
-  python -m asc.bin.results --exp exp --out exp/RESULTS.md
+  python -m asc.bin.results --exp exp/kd exp/deploy --out exp/RESULTS.md
   cat exp/RESULTS.md
 fi

@@ -113,3 +113,47 @@ def test_scores_written_by_the_scoring_stage_reach_the_table(tmp_path):
     row = table_rows((tmp_path / "exp" / "RESULTS.md").read_text())["rep_mobile_pruned"]
     assert row[0] == f"{scored['params']:,}" and row[5] == f"{100 * scored['macro_accuracy']:.2f}"
     assert FEATS.hash() == scored["feature_config_hash"]
+
+
+def test_the_unseen_device_table_reads_that_figure_and_averages_seeds(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    for seed, unseen in ((0, 0.30), (1, 0.40)):
+        write_scores(exp / f"seed{seed}" / "split100" / "rep_mobile_kd" / "scores.json", "rep_mobile_kd", 100, 0.5,
+                     unseen_devices=unseen, seen_devices=0.6)
+    write_scores(exp / "seed0" / "split100" / "ensemble" / "scores.json", "ensemble", 100, 0.7, params=None,
+                 macs=None, unseen_devices=None)
+    out = tmp_path / "unseen.md"
+    assert results.main(["--exp", str(exp), "--out", str(out), "--metric", "unseen_devices",
+                         "--title", "KD ablation"]) == 0
+    text = out.read_text()
+    rows = table_rows(text)
+    assert rows["rep_mobile_kd"][2:] == ["–", "–", "–", "–", "35.00 ± 7.07", "35.00*"]
+    assert "ensemble" not in rows and "no unseen_devices figure" in capsys.readouterr().err
+    assert text.startswith("# KD ablation") and "never seen in training (s4-s6) by training split" in text
+    header = next(line for line in text.splitlines() if line.startswith("| system"))
+    assert header.endswith("| mean |")               # another figure than the DCASE ranking score
+
+
+def test_a_compact_table_has_no_headings_for_another_document(tmp_path):
+    exp = tmp_path / "exp"
+    write_scores(exp / "split5" / "baseline" / "scores.json", "baseline", 5, 0.4)
+    out = tmp_path / "section.md"
+    assert results.main(["--exp", str(exp), "--out", str(out), "--compact"]) == 0
+    text = out.read_text()
+    assert text.startswith("**DCASE2024 Task 1: macro class-averaged accuracy")
+    assert not any(line.startswith("#") for line in text.splitlines()) and table_rows(text)["baseline"][2] == "40.00"
+    assert "Built by" in text
+    assert results.main(["--exp", str(exp), "--out", str(out), "--compact", "--no-notes"]) == 0
+    assert "Built by" not in out.read_text() and table_rows(out.read_text())["baseline"][2] == "40.00"
+
+
+def test_only_the_named_folders_are_read(tmp_path):
+    exp = tmp_path / "exp"
+    write_scores(exp / "kd" / "split5" / "rep_mobile" / "score_test" / "scores.json", "rep_mobile", 5, 0.30)
+    write_scores(exp / "deploy" / "split5" / "score_test" / "scores.json", "rep_mobile_pruned", 5, 0.35)
+    write_scores(exp / "ablation_kd" / "seed1" / "split5" / "score" / "rep_mobile" / "scores.json",
+                 "rep_mobile", 5, 0.90)
+    out = exp / "RESULTS.md"
+    assert results.main(["--exp", str(exp / "kd"), str(exp / "deploy"), "--out", str(out)]) == 0
+    rows = table_rows(out.read_text())
+    assert rows["rep_mobile"][2] == "30.00" and rows["rep_mobile_pruned"][2] == "35.00"
