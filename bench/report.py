@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
+from asc.errors import InputError
+from asc.readme_section import fill_section
+
 HERE = Path(__file__).resolve().parent
-BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def num(value, fmt: str = "{:.3g}", suffix: str = "") -> str:
@@ -160,15 +161,6 @@ def render(r: dict, command: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def replace_section(readme: Path, text: str) -> None:
-    """Put `text` between the bench markers of `readme`."""
-    old = readme.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), flags=re.S)
-    if not pattern.search(old):
-        raise SystemExit(f"report: {readme} has no '{BEGIN}' ... '{END}' lines to fill")
-    readme.write_text(pattern.sub(lambda _: f"{BEGIN}\n{text}{END}", old))
-
-
 def main(argv=None) -> int:
     """Print the section; fill the README's when asked."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -182,7 +174,11 @@ def main(argv=None) -> int:
     text = render(json.loads(args.results.read_text()), args.command)
     print(text, end="")
     if args.readme:
-        replace_section(args.readme, text)
+        try:
+            fill_section(args.readme, "bench", text)
+        except InputError as e:
+            print(f"report: {e}", file=sys.stderr)
+            return 1
     return 0
 
 
