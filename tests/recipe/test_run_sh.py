@@ -89,3 +89,66 @@ def test_rerun_redoes_nothing(finished_recipe):
     after = output_mtimes(finished_recipe)
     rewritten = sorted(k for k in before if after.get(k) != before[k])
     assert not rewritten, f"re-run rewrote {rewritten[:10]}"
+
+
+def run_local_script(recipe: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    return subprocess.run([f"local/{script}", *args], cwd=recipe, env=env, text=True, capture_output=True,
+                          timeout=1200)
+
+
+def readme_with(tmp_path: Path, section: str) -> Path:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Project\n\n<!-- {section}:begin -->\nold\n<!-- {section}:end -->\n\n## After\n")
+    return readme
+
+
+def table_row(text: str, system: str) -> list[str]:
+    return next([c.strip() for c in line.strip("|").split("|")][1:] for line in text.splitlines()
+                if line.startswith(f"| {system} |"))
+
+
+def test_kd_ablation_tabulates_teacher_families_and_students_over_seeds(finished_recipe, tmp_path):
+    r = finished_recipe
+    readme = readme_with(tmp_path, "kd_ablation")
+    result = run_local_script(r, "ablation_kd.sh", "--splits", "100", "--seeds", "0 1", "--jobs", "2",
+                              "--train-opts", "epochs=1 batch_size=16", "--readme", str(readme))
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    # seed 0 is the recipe's: its teachers and students were found finished, not trained again
+    assert not (r / "exp/ablation_kd/seed0/split100/cp_resnet").exists()
+    assert (r / "exp/ablation_kd/seed1/split100/cp_resnet/train.done").is_file()
+    recipe_kd = json.loads((r / "exp/kd/split100/rep_mobile_kd/score_test/scores.json").read_text())
+    ablation_kd = json.loads((r / "exp/ablation_kd/seed0/split100/score/rep_mobile_kd_ensemble/scores.json").read_text())
+    assert ablation_kd["macro_accuracy"] == pytest.approx(recipe_kd["macro_accuracy"])
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("<!-- kd_ablation:end -->\n\n## After\n")
+    for system in ("cp_resnet", "passt", "ensemble", "rep_mobile", "rep_mobile_kd_cp_resnet",
+                   "rep_mobile_kd_passt", "rep_mobile_kd_ensemble"):
+        row = table_row(text, system)
+        assert row[2] == "–" and "±" in row[-2], row      # split 100 only, two seeds
+    assert "devices never seen in training" in text
+    assert table_row(text, "ensemble")[:2] == ["–", "–"]  # no single network: no params or MACs
+
+
+def test_prune_ablation_compares_progressive_and_one_shot(finished_recipe, tmp_path):
+    readme = readme_with(tmp_path, "prune_ablation")
+    result = run_local_script(finished_recipe, "ablation_prune.sh", "--split", "100", "--seeds", "0 1",
+                              "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16",
+                              "--readme", str(readme))
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    text = readme.read_text()
+    final = text.split("### Final models")[1]
+    assert "| progressive | 2 × 1 |" in final and "| one-shot | 1 × 2 |" in final
+    for run in ("progressive/seed0", "progressive/seed1", "one_shot/seed0", "one_shot/seed1"):
+        assert (finished_recipe / "exp/ablation_prune/split100" / run / "prune.done").is_file()
+
+
+def test_readme_results_shows_the_split_tables_of_the_recipe(finished_recipe, tmp_path):
+    readme = readme_with(tmp_path, "results")
+    result = run_local_script(finished_recipe, "readme_results.sh", "--readme", str(readme))
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    text = readme.read_text()
+    assert text.count("| system |") == 3 and "devices never seen in training" in text
+    for system in ("baseline", "rep_mobile", "rep_mobile_kd", "rep_mobile_pruned"):
+        assert len(table_row(text, system)) == 8
+    assert "ablation" not in text and text.count("Built by") == 1

@@ -1,0 +1,42 @@
+# Shell functions or commands in the background, at most N at once, each with its log and exit status
+# (Kaldi recipes use `&` and `wait`; this adds the limit and the failure count). Source it:
+#
+#   . utils/job_pool.sh
+#   pool_start 2                                 # at most 2 at once
+#   pool_run exp/a/log/chain.log my_function 1 2  # runs under `set -e` in a subshell, output to the log
+#   pool_finish || exit 1                        # waits for all; 1 (naming the failed logs) if any failed
+#
+# A killed script takes its running jobs with it (SIGINT/SIGTERM are passed on).
+pool_start() {
+  _pool_max=${1:?pool_start: how many at once?}
+  _pool_status=$(mktemp -d)
+  _pool_count=0
+  trap 'kill $(jobs -rp) 2>/dev/null; exit 130' INT TERM
+}
+
+pool_run() {
+  local log=${1:?pool_run: log file?}; shift
+  while [ "$(jobs -rp | wc -l)" -ge "$_pool_max" ]; do wait -n 2>/dev/null || true; done
+  mkdir -p "$(dirname "$log")"
+  _pool_count=$((_pool_count + 1))
+  local status=$_pool_status/$_pool_count
+  echo "$log" > "$status.log"
+  { set +e; ( set -e; "$@" ) > "$log" 2>&1; echo $? > "$status.rc"; } &
+}
+
+pool_finish() {
+  wait
+  local failed=0 rc
+  for rc in "$_pool_status"/*.rc; do
+    [ -e "$rc" ] || continue
+    if [ "$(cat "$rc")" != 0 ]; then
+      echo "pool: failed (exit $(cat "$rc")): $(cat "${rc%.rc}.log")" >&2
+      failed=$((failed + 1))
+    fi
+  done
+  local started=$_pool_count finished
+  finished=$(ls "$_pool_status" | grep -c '\.rc$' || true)
+  [ "$finished" -eq "$started" ] || { echo "pool: $((started - finished)) job(s) ended without a status" >&2; failed=1; }
+  rm -rf "$_pool_status"
+  [ "$failed" -eq 0 ]
+}
