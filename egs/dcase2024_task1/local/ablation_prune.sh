@@ -4,7 +4,7 @@
 # for several seeds; then the table of params, MACs and accuracy after each step, as markdown
 # (asc.bin.prune_report), and with --readme in that file's prune_ablation section.
 #
-#   local/ablation_prune.sh [--split 25] [--seeds "0 1 2"] [--jobs 2] [--readme ../../README.md]
+#   local/ablation_prune.sh [--split 100] [--seeds "0 1 2"] [--jobs 2] [--readme ../../README.md]
 #
 # Needs stages 0-3 and the start model of stage 5 (./run.sh --stage 5 --stop-stage 5 --splits N, or
 # at least its first job). Runs are exp/ablation_prune/split<N>/{progressive,one_shot}/seed<S>; finished
@@ -12,7 +12,7 @@
 # once, with cores/jobs threads each.
 set -euo pipefail
 
-split=25
+split=100
 seeds="0 1 2"
 jobs=2
 profile=embedded
