@@ -15,6 +15,7 @@ split_dir=            # folder of split5.csv ... split100.csv, test.csv; empty: 
 profile=embedded      # conf/<profile>/: embedded (CPU, minutes) or tau22 (real data, GPU, published settings)
 splits="5 10 25 50 100"
 nj=4                  # parallel jobs for feature extraction
+jobs=1                # splits trained at once in stages 3-5 (on a cluster: up to the number of splits)
 cmd_backend=           # local, slurm or sge; empty: the default of cmd.sh (local)
 seed=0
 teachers="cp_resnet:student passt:teacher"    # stage 3: conf/<profile>/train_<name>.yaml : features it reads
@@ -25,7 +26,7 @@ corpus_opts=          # extra make_corpus options, e.g. "--set dev.locations_per
 prune_opts=           # key=value overrides for pruning, e.g. "steps=2 epochs_per_step=1" (stage 5)
 eval_set=             # TAU-format evaluation folder for the submission files; empty: <corpus>_eval
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--corpus PATH] [--profile embedded|tau22]
-                [--splits \"5 10 25 50 100\"] [--nj N] [--cmd-backend local|slurm|sge] [--seed S]
+                [--splits \"5 10 25 50 100\"] [--nj N] [--jobs N] [--cmd-backend local|slurm|sge] [--seed S]
                 [--eval-set DIR] [--teachers \"cp_resnet:student passt:teacher\"]
                 [--students \"baseline rep_mobile rep_mobile_kd\"] [--ngpu N] [--train-opts \"k=v ...\"]
                 [--corpus-opts \"--set k=v ...\"] [--prune-opts \"k=v ...\"]
@@ -36,6 +37,7 @@ Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
+. utils/job_pool.sh
 
 # Default corpus: the real one of db.sh for the tau22 profile, the generated one otherwise.
 [ -n "$corpus" ] || { [ "$profile" = tau22 ] && corpus=$TAU22 || corpus=$EMBEDDED; }
@@ -87,70 +89,93 @@ dirs_folder=${DIRS_FOLDER:-${EMBEDDED%/}_dirs}
 dir_opt="--dir-folder $dirs_folder"
 [ -d "$dirs_folder" ] || dir_opt="augment.device_ir.enabled=false"
 
-if run_stage 3; then
-  # Teachers per split (PaSST fine-tuned from db.sh's PASST_CHECKPOINT if set, else from scratch), then
-  # their ensemble's logits for every training clip of the split, computed once for stages 4 and 5.
-  [ -d "$dirs_folder" ] || log 3 "no impulse responses at $dirs_folder: device IR augmentation off"
-  for split in $splits; do
-    members=
-    for teacher in $teachers; do
-      name=${teacher%%:*} feats=${teacher#*:} exp=exp/teach/split$split/${teacher%%:*}
-      init=
-      [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init="--init-checkpoint $PASST_CHECKPOINT"
-      log 3 "teacher $name on data/train_split$split -> $exp (log: $exp/train.log)"
-      $train_job $exp/log/train.log \
-        $train_py --config $conf/train_$name.yaml --train-data data/train_split$split \
-          --feats dump/$feats/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
-          $init $dir_opt seed=$seed $train_opts
-      members="$members $exp"
-    done
-    log 3 "teacher ensemble logits ($members ) -> exp/teach/split$split/logits.h5"
-    $decode_cmd exp/teach/split$split/log/teacher_logits.log \
-      python -m asc.bin.teacher_logits --data data/train_split$split --labels data/labels.txt \
-        --out exp/teach/split$split/logits.h5 $members
+# Stages 3-5 train per split; the splits are independent, so with --jobs N > 1 they run N at once, each
+# split's jobs in order, its output in exp/log/stage<S>.split<N>.log (on this machine with cores/N threads
+# per job; on Slurm/SGE as N jobs queued at once). --jobs 1 runs them one after the other, on the screen.
+threads_opt=
+[ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads_opt="--num-threads $(( $(nproc) / jobs > 0 ? $(nproc) / jobs : 1 ))"
+per_split() {  # stage function: run function <split> for every split, --jobs at once
+  local stage=$1 fn=$2 split
+  if [ "$jobs" -le 1 ]; then
+    for split in $splits; do $fn $split; done
+    return
+  fi
+  log $stage "splits $splits, $jobs at once (logs: exp/log/stage$stage.split<N>.log)"
+  pool_start $jobs
+  for split in $splits; do pool_run exp/log/stage$stage.split$split.log $fn $split; done
+  pool_finish || { echo "$0: stage $stage failed for a split; its log is named above" >&2; exit 1; }
+}
+
+teachers_of_split() {
+  # Teachers (PaSST fine-tuned from db.sh's PASST_CHECKPOINT if set, else from scratch), then their
+  # ensemble's logits for every training clip of the split, computed once for stages 4 and 5.
+  local split=$1 members= teacher name feats exp init
+  for teacher in $teachers; do
+    name=${teacher%%:*} feats=${teacher#*:} exp=exp/teach/split$split/${teacher%%:*}
+    init=
+    [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init="--init-checkpoint $PASST_CHECKPOINT"
+    log 3 "teacher $name on data/train_split$split -> $exp (log: $exp/train.log)"
+    $train_job $threads_opt $exp/log/train.log \
+      $train_py --config $conf/train_$name.yaml --train-data data/train_split$split \
+        --feats dump/$feats/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
+        $init $dir_opt seed=$seed $train_opts
+    members="$members $exp"
   done
+  log 3 "teacher ensemble logits ($members ) -> exp/teach/split$split/logits.h5"
+  $decode_cmd $threads_opt exp/teach/split$split/log/teacher_logits.log \
+    python -m asc.bin.teacher_logits --data data/train_split$split --labels data/labels.txt \
+      --out exp/teach/split$split/logits.h5 $members
+}
+
+students_of_split() {
+  # The baseline and Rep-Mobile trained on the labels alone (the references) and Rep-Mobile distilled
+  # from the stored teacher logits of stage 3, all with the same augmentations.
+  local split=$1 system exp kd
+  for system in $students; do
+    exp=exp/kd/split$split/$system kd=
+    case $system in *_kd) kd="--teacher-logits exp/teach/split$split/logits.h5" ;; esac
+    log 4 "$system on data/train_split$split -> $exp (log: $exp/train.log)"
+    $train_job $threads_opt $exp/log/train.log \
+      $train_py --config $conf/train_$system.yaml --train-data data/train_split$split \
+        --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
+        $kd $dir_opt seed=$seed $train_opts
+  done
+}
+
+prune_split() {
+  # The wide Rep-Mobile (above the limits) distilled from the teacher logits of stage 3 (stage 4 trains
+  # the default width), then K steps of pruning and KD fine-tuning to the DCASE2024 limits
+  # (conf/$profile/prune.yaml) and the deployable model: fused, float16, limits checked (the stage
+  # fails if they are exceeded), float16 vs float32 measured.
+  local split=$1 wide=exp/kd/split$1/rep_mobile_wide_kd exp=exp/prune/split$1
+  log 5 "rep_mobile_wide_kd on data/train_split$split -> $wide (log: $wide/train.log)"
+  $train_job $threads_opt $wide/log/train.log \
+    $train_py --config $conf/train_rep_mobile_wide_kd.yaml --train-data data/train_split$split \
+      --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $wide \
+      --teacher-logits exp/teach/split$split/logits.h5 $dir_opt seed=$seed $train_opts
+  log 5 "pruning $wide -> $exp, deployable model -> exp/deploy/split$split (log: $exp/prune.log)"
+  $prune_job $threads_opt $exp/log/prune.log \
+    python -m asc.bin.prune --config $conf/prune.yaml --init $wide --train-data data/train_split$split \
+      --feats dump/student/train_split100/feats.h5 --teacher-logits exp/teach/split$split/logits.h5 \
+      --labels data/labels.txt --exp $exp --deploy-dir exp/deploy/split$split \
+      --test-data data/test --test-feats dump/student/test/feats.h5 $prune_dir_opt seed=$seed $prune_opts
+}
+
+if run_stage 3; then
+  [ -d "$dirs_folder" ] || log 3 "no impulse responses at $dirs_folder: device IR augmentation off"
+  per_split 3 teachers_of_split
 fi
 
 if run_stage 4; then
-  # Students per split: the baseline and Rep-Mobile trained on the labels alone (the references) and
-  # Rep-Mobile distilled from the stored teacher logits of stage 3, all with the same augmentations.
-  for split in $splits; do
-    for system in $students; do
-      exp=exp/kd/split$split/$system kd=
-      case $system in *_kd) kd="--teacher-logits exp/teach/split$split/logits.h5" ;; esac
-      log 4 "$system on data/train_split$split -> $exp (log: $exp/train.log)"
-      $train_job $exp/log/train.log \
-        $train_py --config $conf/train_$system.yaml --train-data data/train_split$split \
-          --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
-          $kd $dir_opt seed=$seed $train_opts
-    done
-  done
+  per_split 4 students_of_split
 fi
 
+prune_dir_opt="--dir-folder $dirs_folder"
+[ -d "$dirs_folder" ] || prune_dir_opt="finetune.augment.device_ir.enabled=false"
+prune_job=$train_cmd
+[ "$ngpu" -ge 1 ] && prune_job="$cuda_cmd --gpu 1"
 if run_stage 5; then
-  # Progressive pruning per split. Its start is the wide Rep-Mobile (above the limits) distilled from the
-  # teacher logits of stage 3, trained here (stage 4 trains the default width). Then K steps of pruning
-  # and KD fine-tuning to the DCASE2024 limits (conf/$profile/prune.yaml) and the deployable model:
-  # fused, float16, limits checked (the stage fails if they are exceeded), float16 vs float32 measured.
-  prune_dir_opt="--dir-folder $dirs_folder"
-  [ -d "$dirs_folder" ] || prune_dir_opt="finetune.augment.device_ir.enabled=false"
-  prune_job=$train_cmd
-  [ "$ngpu" -ge 1 ] && prune_job="$cuda_cmd --gpu 1"
-  for split in $splits; do
-    wide=exp/kd/split$split/rep_mobile_wide_kd
-    log 5 "rep_mobile_wide_kd on data/train_split$split -> $wide (log: $wide/train.log)"
-    $train_job $wide/log/train.log \
-      $train_py --config $conf/train_rep_mobile_wide_kd.yaml --train-data data/train_split$split \
-        --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $wide \
-        --teacher-logits exp/teach/split$split/logits.h5 $dir_opt seed=$seed $train_opts
-    exp=exp/prune/split$split
-    log 5 "pruning $wide -> $exp, deployable model -> exp/deploy/split$split (log: $exp/prune.log)"
-    $prune_job $exp/log/prune.log \
-      python -m asc.bin.prune --config $conf/prune.yaml --init $wide --train-data data/train_split$split \
-        --feats dump/student/train_split100/feats.h5 --teacher-logits exp/teach/split$split/logits.h5 \
-        --labels data/labels.txt --exp $exp --deploy-dir exp/deploy/split$split \
-        --test-data data/test --test-feats dump/student/test/feats.h5 $prune_dir_opt seed=$seed $prune_opts
-  done
+  per_split 5 prune_split
 fi
 
 if run_stage 6; then

@@ -15,7 +15,7 @@ RECIPE = ROOT / "egs" / "dcase2024_task1"
 TINY_CORPUS = ("--set dev.cities=[lisbon,paris,lyon] --set dev.locations_per_city=1 "
                "--set dev.segments_per_location=2 --set dev.train_pieces=2 --set dev.test_pieces=1 "
                "--set eval.recordings_per_scene=1 --set dirs.count=4")
-TINY_ARGS = ["--splits", "5 100", "--nj", "2", "--corpus-opts", TINY_CORPUS,
+TINY_ARGS = ["--splits", "5 100", "--nj", "2", "--jobs", "2", "--corpus-opts", TINY_CORPUS,
              "--train-opts", "epochs=1 batch_size=16", "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16"]
 
 
