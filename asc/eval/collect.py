@@ -41,7 +41,7 @@ class Collected:
     clips: set[int] = field(default_factory=set)
 
 
-Roots = "str | os.PathLike | list[str | os.PathLike]"
+Roots = "str | os.PathLike | list[str | os.PathLike]"   # one experiment folder or several (a string: Python 3.9)
 
 
 def _roots(exp_roots) -> list[Path]:

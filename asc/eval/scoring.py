@@ -12,8 +12,8 @@ Writes into the output folder:
 Every file is written atomically. A folder whose score.done records the same inputs (checkpoint,
 feature store, data directory, label list, system, split) is skipped; any change redoes the scoring.
 
-A teacher-logits file (asc.bin.teacher_logits --feats-set test, `*.h5`) is scored like a model: its
-ensemble mean (or one member) is the prediction. A teacher ensemble has no single network to run,
+A teacher-logits file (asc.bin.teacher_logits --feats-set test, `*.h5`) is scored like a model: the
+mean of its members' logits is the prediction. A teacher ensemble has no single network to run,
 so its logits are the one way to score it; params and MACs are then absent.
 """
 from __future__ import annotations
