@@ -6,12 +6,25 @@
 #   pool_run exp/a/log/chain.log my_function 1 2  # runs under `set -e` in a subshell, output to the log
 #   pool_finish || exit 1                        # waits for all; 1 (naming the failed logs) if any failed
 #
-# A killed script takes its running jobs with it (SIGINT/SIGTERM are passed on).
+# A killed script (SIGINT/SIGTERM) takes its running jobs with it, and every process they started.
 pool_start() {
   _pool_max=${1:?pool_start: how many at once?}
   _pool_status=$(mktemp -d)
   _pool_count=0
-  trap 'kill $(jobs -rp) 2>/dev/null; exit 130' INT TERM
+  trap '_pool_stop; exit 130' INT TERM
+}
+
+_pool_tree() {  # pid: it and all its descendants (collected before any is killed: orphans lose their parent)
+  local child
+  echo "$1"
+  for child in $(pgrep -P "$1" 2>/dev/null); do _pool_tree "$child"; done
+}
+
+_pool_stop() {
+  local pids= job
+  for job in $(jobs -rp); do pids="$pids $(_pool_tree "$job")"; done
+  [ -z "$pids" ] || kill $pids 2>/dev/null || true
+  wait
 }
 
 pool_run() {

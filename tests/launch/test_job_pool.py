@@ -1,7 +1,10 @@
 """utils/job_pool.sh: background jobs at most N at once, each under `set -e`, failures counted and named."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,3 +44,31 @@ def test_all_succeeding_jobs_finish_cleanly(tmp_path):
     script = script.replace("pool_run {0}/b.log broken\n".format(tmp_path / "l"), "")
     done = subprocess.run(["bash", "-c", script], text=True, capture_output=True, timeout=60)
     assert done.stdout.strip() == "ALL-OK" and done.stderr == ""
+
+
+def test_a_killed_script_takes_the_jobs_descendants_with_it(tmp_path):
+    pids = tmp_path / "pids"
+    script = f"""
+set -euo pipefail
+. {ROOT / "utils" / "job_pool.sh"}
+deep() {{ bash -c 'echo $$ >> {pids}; sleep 60'; }}
+pool_start 2
+pool_run {tmp_path}/a.log deep
+pool_run {tmp_path}/b.log deep
+pool_finish
+"""
+    proc = subprocess.Popen(["bash", "-c", script])
+    deadline = time.time() + 20
+    while time.time() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
+        time.sleep(0.1)
+    grandchildren = [int(p) for p in pids.read_text().split()]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 130
+    time.sleep(0.5)
+    for pid in grandchildren:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        with open(f"/proc/{pid}/stat") as stat:         # gone, or a zombie awaiting its reaper
+            assert stat.read().split()[2] == "Z", f"process {pid} outlived the killed pool"
