@@ -51,9 +51,11 @@ def results_markdown(records: Iterable[Mapping], splits: Sequence[int] = SPLITS,
         lines += [f"## {caption}", ""]
     header = ["system", "params", "MACs"] + [f"{s} %" for s in splits] + ["mean (ranking score)" if ranking else "mean"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
-    starred = seeded = False
+    starred = seeded = partial = False
+    full = max((len(r) for r in cells.values()), default=0)   # runs per cell of a complete table
     for system in order:
         runs = [cells.get((system, s), []) for s in splits]
+        partial |= any(0 < len(r) < full for r in runs)
         means = [statistics.fmean(r) for r in runs if r]
         mean = MISSING
         if means:
@@ -62,13 +64,15 @@ def results_markdown(records: Iterable[Mapping], splits: Sequence[int] = SPLITS,
                 mean, starred = mean + "*", True
         seeded |= any(len(r) > 1 for r in runs)
         params, macs = complexity.get(system, ([], []))
-        row = [system, _spread(params, _count), _spread(macs, _mega)] + [_cell(r) for r in runs] + [mean]
+        row = [system, _spread(params, _count), _spread(macs, _mega)] + [_cell(r, full) for r in runs] + [mean]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     if starred:
         lines.append("\\* mean over the splits present only, not the DCASE ranking score.")
     if seeded:
         lines.append("± standard deviation over runs (seeds) of the same system and split.")
+    if partial:
+        lines.append(f"(n=k): k runs only, where other cells have {full}.")
     lines += list(notes)
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -95,11 +99,13 @@ def _collect(records: Iterable[Mapping], splits: Sequence[int]):
     return cells, complexity, order
 
 
-def _cell(runs: list[float]) -> str:
+def _cell(runs: list[float], full: int = 1) -> str:
+    """Mean ± spread of a cell's runs; the count where it falls short of the table's (`full`)."""
     if not runs:
         return MISSING
     mean = f"{100 * statistics.fmean(runs):.2f}"
-    return mean if len(runs) == 1 else f"{mean} ± {100 * statistics.stdev(runs):.2f}"
+    text = mean if len(runs) == 1 else f"{mean} ± {100 * statistics.stdev(runs):.2f}"
+    return text if len(runs) >= full else f"{text} (n={len(runs)})"
 
 
 def _spread(values: list, fmt) -> str:

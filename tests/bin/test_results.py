@@ -157,3 +157,15 @@ def test_only_the_named_folders_are_read(tmp_path):
     assert results.main(["--exp", str(exp / "kd"), str(exp / "deploy"), "--out", str(out)]) == 0
     rows = table_rows(out.read_text())
     assert rows["rep_mobile"][2] == "30.00" and rows["rep_mobile_pruned"][2] == "35.00"
+
+
+def test_a_cell_with_fewer_runs_than_the_others_says_how_many(tmp_path):
+    exp = tmp_path / "exp"
+    for seed in (0, 1):
+        write_scores(exp / f"seed{seed}" / "split100" / "rep_mobile" / "scores.json", "rep_mobile", 100, 0.4 + seed / 10)
+    write_scores(exp / "seed0" / "split50" / "rep_mobile" / "scores.json", "rep_mobile", 50, 0.3)
+    out = tmp_path / "t.md"
+    assert results.main(["--exp", str(exp), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert table_rows(text)["rep_mobile"][5:7] == ["30.00 (n=1)", "45.00 ± 7.07"]
+    assert "(n=k): k runs only, where other cells have 2." in text

@@ -31,7 +31,7 @@ def test_layout_row_per_system_column_per_split_mean_is_the_ranking_score():
 def test_seeds_are_averaged_with_spread_and_complexity_ranges():
     records = [_rec("pruned", 5, .50, 60000), _rec("pruned", 5, .52, 61000), _rec("pruned", 10, .55, 61000)]
     (row,) = _table_rows(results_markdown(records, splits=(5, 10)))[2:]
-    assert row == "| pruned | 60,000–61,000 | 29.42 M | 51.00 ± 1.41 | 55.00 | 53.00 |"
+    assert row == "| pruned | 60,000–61,000 | 29.42 M | 51.00 ± 1.41 | 55.00 (n=1) | 53.00 |"
     assert "± standard deviation over runs" in results_markdown(records, splits=(5, 10))
 
 

@@ -27,9 +27,10 @@ recipe_seed=0         # the recipe's runs (exp/teach, exp/kd) are this seed's; e
 teachers="cp_resnet:student passt:teacher"
 train_opts=           # key=value overrides for every training run (as ./run.sh --train-opts)
 readme=               # a Markdown file with <!-- kd_ablation:begin --> ... <!-- kd_ablation:end --> lines
+train=true            # false: no training or scoring, only the tables of the scores written so far
 help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--jobs N] [--profile embedded|tau22]
                 [--recipe-seed S] [--teachers \"cp_resnet:student passt:teacher\"] [--train-opts \"k=v ...\"]
-                [--readme FILE]"
+                [--train false] [--readme FILE]"
 
 . ./db.sh
 . ./path.sh
@@ -106,13 +107,15 @@ chain() {  # seed split: every teacher, family and student of one seed and split
 
 echo "$(date '+%F %T') [ablation_kd] splits: $splits; seeds: $seeds; teachers:$names; $jobs chains at once," \
      "$threads thread(s) each; logs: $root/seed<S>/split<N>/chain.log"
-pool_start $jobs
-for split in $(echo $splits | tr ' ' '\n' | sort -rn); do
-  for seed in $seeds; do
-    pool_run $root/seed$seed/split$split/chain.log chain $seed $split
+if $train; then
+  pool_start $jobs
+  for split in $(echo $splits | tr ' ' '\n' | sort -rn); do
+    for seed in $seeds; do
+      pool_run $root/seed$seed/split$split/chain.log chain $seed $split
+    done
   done
-done
-pool_finish || { echo "$0: some chains failed (their logs are named above)" >&2; exit 1; }
+  pool_finish || { echo "$0: some chains failed (their logs are named above)" >&2; exit 1; }
+fi
 
 # The tables: the systems in the order of the comparison, the macro accuracy and the unseen devices.
 systems="$families rep_mobile"
@@ -125,7 +128,10 @@ out=$root/README.md
   echo "\`local/ablation_kd.sh --splits \"$splits\" --seeds \"$seeds\"\`). Teachers have no params/MACs limit."
   echo
   for metric in macro_accuracy unseen_devices; do
-    python -m asc.bin.results --exp $root --out $root/$metric.md --metric $metric --systems "$systems" --compact >&2
+    notes=--no-notes
+    [ $metric = unseen_devices ] && notes=      # the notes (test set, provenance) once, at the end
+    python -m asc.bin.results --exp $root --out $root/$metric.md --metric $metric --systems "$systems" --compact \
+      $notes >&2
     cat $root/$metric.md
     echo
   done
