@@ -15,7 +15,8 @@
 # (--recipe-seed, that of ./run.sh), the recipe's runs are used where they exist (stage 3's teachers and
 # ensemble logits, stage 4's rep_mobile and rep_mobile_kd = rep_mobile_kd_ensemble): the same command
 # finds them finished (the config hash is checked) instead of training them again. Finished runs are
-# skipped, so the same command resumes a killed run, and re-renders the tables of a finished one.
+# skipped, so the same command resumes a killed run, and re-renders the tables of a finished one;
+# --train false only re-renders them from the scores written so far (cells short of runs say so).
 # --jobs chains (one seed and split each, largest splits first) run at once, with cores/jobs threads each.
 set -euo pipefail
 
