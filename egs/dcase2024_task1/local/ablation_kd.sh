@@ -127,6 +127,11 @@ out=$root/README.md
   echo "teachers \`$(echo $families | sed 's/ /`, `/g')\`; \`rep_mobile\` is Rep-Mobile trained on the labels alone,"
   echo "\`rep_mobile_kd_<teacher>\` the same distilled from that teacher's logits (profile \`$profile\`;"
   echo "\`local/ablation_kd.sh --splits \"$splits\" --seeds \"$seeds\"\`). Teachers have no params/MACs limit."
+  finished=$(for log in $root/seed*/split*/chain.log; do
+               if tail -n 1 $log | grep -q ' done$'; then s=${log#$root/seed}; echo "${s%%/*}/${s#*/split}"; fi
+             done | sed 's|/chain.log||' | sort -t/ -k2,2rn -k1,1n | tr '\n' ' ')
+  finished=${finished% }
+  echo "Finished chains (seed/split): ${finished:-none}."
   echo
   for metric in macro_accuracy unseen_devices; do
     notes=--no-notes
