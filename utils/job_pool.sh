@@ -27,6 +27,11 @@ _pool_stop() {
   wait
 }
 
+pool_threads() {  # jobs: CPU threads for each of that many jobs side by side on this machine (at least 1)
+  local threads=$(( $(nproc) / ${1:?pool_threads: how many jobs?} ))
+  echo $(( threads > 0 ? threads : 1 ))
+}
+
 pool_run() {
   local log=${1:?pool_run: log file?}; shift
   while [ "$(jobs -rp | wc -l)" -ge "$_pool_max" ]; do wait -n 2>/dev/null || true; done

@@ -81,19 +81,16 @@ if run_stage 2; then
 fi
 
 # Training jobs: one process on the CPU or on one GPU, torchrun with one process per GPU beyond that.
-# Device impulse responses: db.sh's DIRS_FOLDER, else those generated with the embedded corpus, else none.
 train_py="python -m asc.bin.train" train_job=$train_cmd
 [ "$ngpu" -ge 1 ] && train_job="$cuda_cmd --gpu $ngpu"
 [ "$ngpu" -gt 1 ] && train_py="torchrun --standalone --nproc_per_node $ngpu -m asc.bin.train"
-dirs_folder=${DIRS_FOLDER:-${EMBEDDED%/}_dirs}
-dir_opt="--dir-folder $dirs_folder"
-[ -d "$dirs_folder" ] || dir_opt="augment.device_ir.enabled=false"
+. local/dir_opts.sh     # device impulse responses: dirs_folder, dir_opt, prune_dir_opt
 
 # Stages 3-5 train per split; the splits are independent, so with --jobs N > 1 they run N at once, each
 # split's jobs in order, its output in exp/log/stage<S>.split<N>.log (on this machine with cores/N threads
 # per job; on Slurm/SGE as N jobs queued at once). --jobs 1 runs them one after the other, on the screen.
 threads_opt=
-[ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads_opt="--num-threads $(( $(nproc) / jobs > 0 ? $(nproc) / jobs : 1 ))"
+[ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads_opt="--num-threads $(pool_threads $jobs)"
 per_split() {  # stage function: run function <split> for every split, --jobs at once
   local stage=$1 fn=$2 split
   if [ "$jobs" -le 1 ]; then
@@ -170,8 +167,6 @@ if run_stage 4; then
   per_split 4 students_of_split
 fi
 
-prune_dir_opt="--dir-folder $dirs_folder"
-[ -d "$dirs_folder" ] || prune_dir_opt="finetune.augment.device_ir.enabled=false"
 prune_job=$train_cmd
 [ "$ngpu" -ge 1 ] && prune_job="$cuda_cmd --gpu 1"
 if run_stage 5; then

@@ -43,10 +43,8 @@ conf=conf/$profile
 root=exp/ablation_kd
 [ -f data/labels.txt ] && [ -f dump/student/test/feats.h5 ] || {
   echo "$0: no data/ or dump/; run ./run.sh --stop-stage 2 first" >&2; exit 1; }
-dirs_folder=${DIRS_FOLDER:-${EMBEDDED%/}_dirs}
-dir_opt="--dir-folder $dirs_folder"
-[ -d "$dirs_folder" ] || dir_opt="augment.device_ir.enabled=false"
-threads=$(( $(nproc) / jobs )); [ "$threads" -ge 1 ] || threads=1
+. local/dir_opts.sh     # device impulse responses: dir_opt, prune_dir_opt
+threads=$(pool_threads $jobs)
 names=; for t in $teachers; do names="$names ${t%%:*}"; done
 families=$names; [ $(echo $names | wc -w) -gt 1 ] && families="$families ensemble"
 

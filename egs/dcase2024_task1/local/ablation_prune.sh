@@ -34,17 +34,15 @@ out=${out:-$root/README.md}
 wide=exp/kd/split$split/rep_mobile_wide_kd
 [ -f $wide/train.done ] || {
   echo "$0: no finished start model $wide; run ./run.sh --stage 5 --stop-stage 5 --splits $split first" >&2; exit 1; }
-dirs_folder=${DIRS_FOLDER:-${EMBEDDED%/}_dirs}
-dir_opt="--dir-folder $dirs_folder"
-[ -d "$dirs_folder" ] || dir_opt="finetune.augment.device_ir.enabled=false"
-threads=$(( $(nproc) / jobs )); [ "$threads" -ge 1 ] || threads=1
+. local/dir_opts.sh     # device impulse responses: dir_opt, prune_dir_opt
+threads=$(pool_threads $jobs)
 
 prune() {  # exp seed one_shot
   echo "$(date '+%F %T') [ablation_prune] one_shot=$3, seed $2 -> $1"
   $train_cmd --num-threads $threads $1/log/prune.log \
     python -m asc.bin.prune --config $conf/prune.yaml --init $wide --train-data data/train_split$split \
       --feats dump/student/train_split100/feats.h5 --teacher-logits exp/teach/split$split/logits.h5 \
-      --labels data/labels.txt --exp $1 $dir_opt seed=$2 one_shot=$3 $prune_opts
+      --labels data/labels.txt --exp $1 $prune_dir_opt seed=$2 one_shot=$3 $prune_opts
 }
 
 runs=
