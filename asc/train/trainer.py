@@ -38,6 +38,7 @@ from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset, split_by_recording
 from asc.data.feature_store import FeatureStore
 from asc.errors import ConfigError, InputError
+from asc.eval.fingerprint import file_digest
 from asc.eval.metrics import compute_scores
 from asc.models import build_model
 from asc.models.checkpoints import load_pretrained
@@ -113,7 +114,20 @@ def finished(exp: str | os.PathLike, cfg: TrainConfig) -> bool:
         raise InputError(paths.done, f"this experiment finished with another config (hash "
                                      f"{info.get('config_hash')}, this command {config_hash(cfg)}); "
                                      f"choose another --exp or remove the directory")
+    recorded, now = info.get("teacher_logits_digest"), teacher_logits_digest(cfg)
+    if recorded is not None and recorded != now:
+        raise InputError(paths.done, f"this experiment was distilled from other teacher logits than those "
+                                     f"in {cfg.kd.teacher_logits} now (digest {recorded}, now {now}): the "
+                                     f"teachers were trained again; remove the directory to distil from them")
     return True
+
+
+def teacher_logits_digest(cfg: TrainConfig) -> str | None:
+    """Digest of the stored teacher logits a KD run reads (None without KD). The config names the file,
+    not its content, so a finished student would otherwise outlive the teachers it learned from."""
+    if cfg.kd.lambda_ce >= 1.0 or not cfg.kd.teacher_logits or not Path(cfg.kd.teacher_logits).is_file():
+        return None
+    return file_digest(cfg.kd.teacher_logits)
 
 
 def train(cfg: TrainConfig, exp: str | os.PathLike, env: DistEnv) -> dict:
@@ -170,7 +184,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
         progress.next_epoch = epoch + 1
 
     if env.is_main:
-        _finish(paths, digest, progress)
+        _finish(paths, digest, progress, teacher_logits_digest(cfg))
     barrier(env)
     return progress.history[-1] if progress.history else {}
 
@@ -384,12 +398,15 @@ def _write_metrics(paths: ExpDir, history: list[dict]) -> None:
     write_text(paths.metrics, "".join(json.dumps(r) + "\n" for r in history))
 
 
-def _finish(paths: ExpDir, digest: str, progress: Progress) -> None:
+def _finish(paths: ExpDir, digest: str, progress: Progress, logits_digest: str | None) -> None:
     _write_metrics(paths, progress.history)
     final = progress.history[-1]
     best_acc = progress.best_acc if math.isfinite(progress.best_acc) else None
-    mark_done(paths.root, DONE, {"config_hash": digest, "epochs": final["epoch"],
-                                 "best_epoch": progress.best_epoch, "best_val_acc": best_acc, "final": final})
+    info = {"config_hash": digest, "epochs": final["epoch"], "best_epoch": progress.best_epoch,
+            "best_val_acc": best_acc, "final": final}
+    if logits_digest is not None:
+        info["teacher_logits_digest"] = logits_digest
+    mark_done(paths.root, DONE, info)
     log.info("finished: best epoch %s%s; %s", progress.best_epoch,
              f" (val macro acc {best_acc:.4f})" if best_acc is not None else "", paths.root)
 

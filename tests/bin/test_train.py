@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import h5py
 import pytest
 import torch
 import yaml
@@ -94,3 +95,16 @@ def test_unknown_key_is_a_one_line_error(tiny):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("train: ") and "'optimiser'" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_finished_kd_run_refused_when_the_teacher_logits_changed(tiny, capsys):
+    exp = tiny.root / "kd"
+    assert main(tiny.argv(exp, "epochs=1")) == 0
+    assert main(tiny.argv(exp, "epochs=1")) == 0          # same logits: finished, nothing to do
+    store = h5py.File(tiny.logits, "r+")
+    store["logits"][0, 0] += 1.0                            # the teachers were trained again
+    store.close()
+    capsys.readouterr()
+    assert main(tiny.argv(exp, "epochs=1")) == 1
+    err = capsys.readouterr().err.strip()
+    assert "train.done" in err and "other teacher logits" in err and str(tiny.logits) in err
