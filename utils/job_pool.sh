@@ -32,6 +32,11 @@ pool_threads() {  # jobs: CPU threads for each of that many jobs side by side on
   echo $(( threads > 0 ? threads : 1 ))
 }
 
+largest_first() {  # split percentages: the same, largest first (the longest jobs start first, so the
+  # pool's last minutes are not one long job on one core while the others idle)
+  printf '%s\n' "$@" | sort -rn | tr '\n' ' '
+}
+
 pool_run() {
   local log=${1:?pool_run: log file?}; shift
   while [ "$(jobs -rp | wc -l)" -ge "$_pool_max" ]; do wait -n 2>/dev/null || true; done

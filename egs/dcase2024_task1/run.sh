@@ -97,9 +97,9 @@ per_split() {  # stage function: run function <split> for every split, --jobs at
     for split in $splits; do $fn $split; done
     return
   fi
-  log $stage "splits $splits, $jobs at once (logs: exp/log/stage$stage.split<N>.log)"
+  log $stage "splits $splits, $jobs at once, largest first (logs: exp/log/stage$stage.split<N>.log)"
   pool_start $jobs
-  for split in $splits; do pool_run exp/log/stage$stage.split$split.log $fn $split; done
+  for split in $(largest_first $splits); do pool_run exp/log/stage$stage.split$split.log $fn $split; done
   pool_finish || { echo "$0: stage $stage failed for a split; its log is named above" >&2; exit 1; }
 }
 

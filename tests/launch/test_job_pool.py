@@ -72,3 +72,11 @@ pool_finish
             continue
         with open(f"/proc/{pid}/stat") as stat:         # gone, or a zombie awaiting its reaper
             assert stat.read().split()[2] == "Z", f"process {pid} outlived the killed pool"
+
+
+def test_largest_first_orders_splits_for_the_pool():
+    script = f". {ROOT / 'utils' / 'job_pool.sh'}; echo \"[$(largest_first 5 10 25 50 100)]\"; pool_threads 2"
+    done = subprocess.run(["bash", "-c", script], text=True, capture_output=True, timeout=60)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[100 50 25 10 5 ]"
+    assert int(lines[1]) == max(1, os.cpu_count() // 2)

@@ -44,23 +44,10 @@ root=exp/ablation_kd
 [ -f data/labels.txt ] && [ -f dump/student/test/feats.h5 ] || {
   echo "$0: no data/ or dump/; run ./run.sh --stop-stage 2 first" >&2; exit 1; }
 . local/dir_opts.sh     # device impulse responses: dir_opt, prune_dir_opt
+. local/train_score.sh  # train, score
 threads=$(pool_threads $jobs)
 names=; for t in $teachers; do names="$names ${t%%:*}"; done
 families=$names; [ $(echo $names | wc -w) -gt 1 ] && families="$families ensemble"
-
-train() {  # exp config [more asc.bin.train options]: train (or find finished) on the chain's split
-  local exp=$1 config=$2; shift 2
-  $train_cmd --num-threads $threads $exp/log/train.log \
-    python -m asc.bin.train --config $conf/$config --train-data data/train_split$split --labels data/labels.txt \
-      --exp $exp "$@" $dir_opt seed=$seed $train_opts
-}
-
-score() {  # model system [feats]: score a model (or, without feats, a logits file) on the test set into the chain's folder
-  local out=$dir/score/$2
-  $decode_cmd --num-threads $threads $out/log/score.log \
-    python -m asc.bin.score --checkpoint $1 --system $2 --split $split --data data/test ${3:+--feats $3} \
-      --labels data/labels.txt --out $out
-}
 
 logits() {  # out data-set feats-set members...: the members' logits (and their mean) for one set's clips
   local out=$1 set=$2 feats_set=$3; shift 3
@@ -108,7 +95,7 @@ echo "$(date '+%F %T') [ablation_kd] splits: $splits; seeds: $seeds; teachers:$n
      "$threads thread(s) each; logs: $root/seed<S>/split<N>/chain.log"
 if $train; then
   pool_start $jobs
-  for split in $(echo $splits | tr ' ' '\n' | sort -rn); do
+  for split in $(largest_first $splits); do
     for seed in $seeds; do
       pool_run $root/seed$seed/split$split/chain.log chain $seed $split
     done
