@@ -79,4 +79,4 @@ def test_largest_first_orders_splits_for_the_pool():
     done = subprocess.run(["bash", "-c", script], text=True, capture_output=True, timeout=60)
     lines = done.stdout.splitlines()
     assert lines[0] == "[100 50 25 10 5 ]"
-    assert int(lines[1]) == max(1, os.cpu_count() // 2)
+    assert int(lines[1]) == max(1, len(os.sched_getaffinity(0)) // 2)     # nproc // 2
