@@ -152,3 +152,18 @@ def test_readme_results_shows_the_split_tables_of_the_recipe(finished_recipe, tm
     for system in ("baseline", "rep_mobile", "rep_mobile_kd", "rep_mobile_pruned"):
         assert len(table_row(text, system)) == 8
     assert "ablation" not in text and text.count("Built by") == 1
+
+
+def test_calibration_judges_the_baseline_over_seeds(finished_recipe, tmp_path):
+    r = finished_recipe
+    readme = readme_with(tmp_path, "calibration")
+    args = ["--splits", "5 100", "--seeds", "0 1", "--jobs", "2", "--train-opts", "epochs=1 batch_size=16",
+            "--readme", str(readme)]
+    strict = run_local_script(r, "calibration.sh", *args)        # one epoch cannot reach 40 %: checks fail
+    assert strict.returncode == 1 and "not calibrated" in strict.stderr, strict.stderr[-3000:]
+    assert "**FAIL**: split 100: macro accuracy in [40, 85] %" in readme.read_text()
+    assert not (r / "exp/calibration/seed0/split100/baseline").exists()          # the recipe's run is used
+    assert (r / "exp/calibration/seed1/split100/baseline/train.done").is_file()
+    result = run_local_script(r, "calibration.sh", *args, "--strict", "false")
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert "| 100 % | 2 |" in readme.read_text() and "| 5 % | 2 |" in readme.read_text()
