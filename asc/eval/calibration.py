@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from asc.eval.collect import Roots, collect_scores
+from asc.eval.collect import Roots, runs_by_split
 from asc.eval.results_table import SPLITS
 
 FLOOR, CEILING, GAP = 40.0, 85.0, 5.0
@@ -44,12 +44,7 @@ class Check:
 
 def calibration_figures(exp_roots: Roots, system: str = "baseline") -> list[SplitFigures]:
     """The figures of `system` per split (those with a score), from the scores.json files under `exp_roots`."""
-    per_split: dict[int, dict[str, list[float]]] = {}
-    for figure in FIGURES:
-        for record in collect_scores(exp_roots, figure).records:
-            if record["system"] == system:
-                runs = per_split.setdefault(record["split"], {f: [] for f in FIGURES})
-                runs[figure].append(100.0 * record["macro_accuracy"])
+    per_split = runs_by_split(exp_roots, system, FIGURES)
     if not per_split:
         raise ValueError(f"no scores of system {system!r} found under {exp_roots}")
     return [SplitFigures(split, per_split[split]) for split in SPLITS if split in per_split]

@@ -84,6 +84,18 @@ def collect_scores(exp_roots: Roots, metric: str = "macro_accuracy") -> Collecte
     return found
 
 
+def runs_by_split(exp_roots: Roots, system: str, metrics=tuple(METRICS)) -> dict[int, dict[str, list[float]]]:
+    """Every run's figures (%) of `system` per training split: {split: {metric: [one per run]}}; splits
+    without a score are absent. Several runs of a split are seeds."""
+    per_split: dict[int, dict[str, list[float]]] = {}
+    for metric in metrics:
+        for record in collect_scores(exp_roots, metric).records:
+            if record["system"] == system:
+                runs = per_split.setdefault(record["split"], {m: [] for m in metrics})
+                runs[metric].append(100.0 * record["macro_accuracy"])
+    return per_split
+
+
 def order_systems(records: list[dict], first: tuple[str, ...] = SYSTEM_ORDER) -> list[str]:
     """The systems present: those of `first` in its order, then the others alphabetically."""
     present = {r["system"] for r in records}

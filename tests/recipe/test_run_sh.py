@@ -128,6 +128,9 @@ def test_kd_ablation_tabulates_teacher_families_and_students_over_seeds(finished
         assert row[2] == "–" and "±" in row[-2], row      # split 100 only, two seeds
     assert "devices never seen in training" in text
     assert table_row(text, "ensemble")[:2] == ["–", "–"]  # no single network: no params or MACs
+    for family in ("cp_resnet", "passt", "ensemble"):     # each family and its student against rep_mobile
+        assert f"| `{family}` − `rep_mobile` | unseen devices | – | – | – | – |" in text
+        assert f"- `rep_mobile_kd_{family}` beats `rep_mobile` at " in text
 
 
 def test_prune_ablation_compares_progressive_and_one_shot(finished_recipe, tmp_path):

@@ -126,6 +126,13 @@ out=$root/README.md
     cat $root/$metric.md
     echo
   done
+  # The claims the tables support: each teacher family, and the student distilled from it, against the
+  # student trained on the labels alone.
+  pairs=; for family in $families; do pairs="$pairs $family:rep_mobile rep_mobile_kd_$family:rep_mobile"; done
+  python -m asc.bin.compare --exp $root --out $root/compare.md $pairs >&2
+  cat $root/compare.md
+  echo
+  echo "Differences built by \`python -m asc.bin.compare\` from the same scores.json files."
 } > $out.tmp
 mv $out.tmp $out
 cat $out
