@@ -31,8 +31,6 @@ help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--job
 
 conf=conf/$profile
 root=exp/calibration
-[ -f data/labels.txt ] && [ -f dump/student/test/feats.h5 ] || {
-  echo "$0: no data/ or dump/; run ./run.sh --stop-stage 2 first" >&2; exit 1; }
 . local/dir_opts.sh     # device impulse responses: dir_opt
 . local/train_score.sh  # train, score
 threads=$(pool_threads $jobs)

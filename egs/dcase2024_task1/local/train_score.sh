@@ -2,7 +2,10 @@
 # recipe's runs over seeds (sourced after cmd.sh, utils/job_pool.sh and local/dir_opts.sh). Both read
 #   conf split seed threads dir_opt train_opts   (the profile's config folder, the run's split and seed,
 #                                                 CPU threads per job, the IR option, extra overrides)
-# and score writes into $dir/score/<system>.
+# and score writes into $dir/score/<system>. Sourcing it checks that stages 1-2 have run.
+
+[ -f data/labels.txt ] && [ -f dump/student/test/feats.h5 ] || {
+  echo "$0: no data/ or dump/; run ./run.sh --stop-stage 2 first" >&2; exit 1; }
 
 train() {  # exp config [more asc.bin.train options]: train (or find finished) on train_split$split
   local exp=$1 config=$2; shift 2
