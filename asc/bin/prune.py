@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from asc.bin.data_flags import add_data_flags, data_overrides
 from asc.config import parse_override
 from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset
@@ -33,9 +34,6 @@ from asc.prune.deploy import run_deploy
 from asc.prune.steps import finished, resolve_init, run_pruning
 from asc.rerun import write_rerun_script
 
-# command-line flags and the config keys they set
-FLAGS = {"train_data": "finetune.train_data", "feats": "finetune.feats", "labels": "finetune.labels",
-         "teacher_logits": "finetune.kd.teacher_logits", "dir_folder": "finetune.augment.device_ir.folder"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,11 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--config", required=True, help="pruning YAML (conf/<profile>/prune.yaml)")
     p.add_argument("--init", required=True, help="start model: training experiment directory or checkpoint")
     p.add_argument("--exp", required=True, help="pruning experiment directory (exp/prune/split<N>)")
-    p.add_argument("--train-data", help="data directory of the training split")
-    p.add_argument("--feats", help="feature store (feats.h5) covering the training split")
-    p.add_argument("--labels", help="label list (data/labels.txt)")
-    p.add_argument("--teacher-logits", help="stored teacher logits (HDF5) for the KD fine-tuning")
-    p.add_argument("--dir-folder", help="folder of device impulse responses (wav) for the DIR augmentation")
+    add_data_flags(p)                                         # for the fine-tuning
     p.add_argument("--deploy-dir", help="write the deployable model here after the last step")
     p.add_argument("--test-data", help="data directory of the test set (float16 check of the deployed model)")
     p.add_argument("--test-feats", help="feature store of the test set")
@@ -61,7 +55,7 @@ def main(argv=None) -> int:
     """Parse, resolve the config, run the steps (resuming), deploy."""
     args = parse_args(argv)
     try:
-        overrides = {key: getattr(args, flag) for flag, key in FLAGS.items() if getattr(args, flag)}
+        overrides = data_overrides(args, prefix="finetune.")
         overrides.update(parse_override(text) for text in args.overrides)
         cfg = load_prune_config(args.config, overrides)
         check_prune_config(cfg, args.config)                          # inputs checked before any work

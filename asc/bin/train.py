@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from asc.bin.data_flags import add_data_flags, data_overrides
 from asc.config import parse_override
 from asc.errors import AscError
 from asc.train.config import load_train_config
@@ -24,10 +25,6 @@ from asc.train.distributed import cleanup_distributed, setup_distributed
 from asc.train.trainer import finished, train
 from asc.rerun import write_rerun_script
 
-# command-line flags and the config keys they set
-FLAGS = {"train_data": "train_data", "feats": "feats", "labels": "labels",
-         "teacher_logits": "kd.teacher_logits", "dir_folder": "augment.device_ir.folder",
-         "init_checkpoint": "init_checkpoint"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,11 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="training YAML (conf/<profile>/train_*.yaml)")
     p.add_argument("--exp", required=True, help="experiment directory to write (or resume)")
-    p.add_argument("--train-data", help="data directory of the training split")
-    p.add_argument("--feats", help="feature store (feats.h5) covering the training split")
-    p.add_argument("--labels", help="label list (data/labels.txt)")
-    p.add_argument("--teacher-logits", help="stored teacher logits (HDF5) for distillation")
-    p.add_argument("--dir-folder", help="folder of device impulse responses (wav) for the DIR augmentation")
+    add_data_flags(p)
     p.add_argument("--init-checkpoint", help="weights to start from (e.g. a local PaSST AudioSet checkpoint)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides, e.g. epochs=5 kd.temperature=3 model_options.base_channels=16")
@@ -51,7 +44,9 @@ def main(argv=None) -> int:
     """Parse, resolve the config, skip if finished, train (on one process or under torchrun)."""
     args = parse_args(argv)
     try:
-        overrides = {key: getattr(args, flag) for flag, key in FLAGS.items() if getattr(args, flag)}
+        overrides = data_overrides(args)
+        if args.init_checkpoint:
+            overrides["init_checkpoint"] = args.init_checkpoint
         overrides.update(parse_override(text) for text in args.overrides)
         cfg = load_train_config(args.config, overrides)
         if finished(args.exp, cfg):
