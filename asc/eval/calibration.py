@@ -4,9 +4,11 @@ the scenes without finding them easy, lose accuracy on the devices it never hear
 The embedded corpus is generated, so its difficulty is a choice; these checks keep that choice honest
 when the generator changes (or when a user adapts the recipe to a corpus of their own):
   - on the largest split, macro accuracy on the test set between FLOOR and CEILING,
-  - on every split, the unseen devices (s4-s6) at least GAP points below the seen ones,
+  - on the largest split, the unseen devices (s4-s6) at least GAP points below the seen ones,
   - the smallest split at least GAP points below the largest.
-All figures are means over the runs (seeds) found; the spread is reported beside them.
+All figures are means over the runs (seeds) found; the spread is reported beside them. The device gap
+is judged where the baseline has learned the scenes: near chance (the smallest splits of a small
+corpus) every device is at chance alike, and the table shows it without judging it.
 """
 from __future__ import annotations
 
@@ -57,10 +59,9 @@ def check_calibration(splits: list[SplitFigures], floor: float = FLOOR, ceiling:
     top = largest.mean("macro_accuracy")
     checks = [Check(f"split {largest.split}: macro accuracy in [{floor:g}, {ceiling:g}] %", f"{top:.2f} %",
                     floor <= top <= ceiling)]
-    for s in splits:
-        drop = s.mean("seen_devices") - s.mean("unseen_devices")
-        checks.append(Check(f"split {s.split}: unseen devices at least {gap:g} points below seen",
-                            f"{drop:.2f} points", drop >= gap))
+    drop = largest.mean("seen_devices") - largest.mean("unseen_devices")
+    checks.append(Check(f"split {largest.split}: unseen devices at least {gap:g} points below seen",
+                        f"{drop:.2f} points", drop >= gap))
     if smallest.split != largest.split:
         drop = top - smallest.mean("macro_accuracy")
         checks.append(Check(f"split {smallest.split} at least {gap:g} points below split {largest.split}",
