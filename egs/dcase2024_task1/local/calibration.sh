@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Is the corpus calibrated? The DCASE2024 baseline trained without KD (conf/<profile>/train_baseline.yaml,
 # the recipe's stage-4 run), over seeds and splits, scored on the test set and judged by
-# asc.bin.calibration: 40-85 % macro accuracy on the largest split, the unseen devices at least 5 points
-# below the seen ones, the smallest split at least 5 points below the largest (means over seeds). Run it
+# asc.bin.calibration: on the largest split 40-85 % macro accuracy and the unseen devices at least 5
+# points below the seen ones; the smallest split at least 5 points below the largest (means over seeds). Run it
 # after changing the generator (conf/embedded/corpus.yaml) or adapting the recipe to another corpus.
 #
 #   local/calibration.sh [--splits "5 10 25 50 100"] [--seeds "0 1 2"] [--jobs 2] [--readme ../../README.md]
