@@ -41,9 +41,7 @@ help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--job
 
 conf=conf/$profile
 root=exp/ablation_kd
-. local/dir_opts.sh     # device impulse responses: dir_opt, prune_dir_opt
-. local/train_score.sh  # train, score
-threads=$(pool_threads $jobs)
+. local/train_score.sh  # train, score; dir_opt, threads
 names=; for t in $teachers; do names="$names ${t%%:*}"; done
 families=$names; [ $(echo $names | wc -w) -gt 1 ] && families="$families ensemble"
 

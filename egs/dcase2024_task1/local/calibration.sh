@@ -31,9 +31,7 @@ help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--job
 
 conf=conf/$profile
 root=exp/calibration
-. local/dir_opts.sh     # device impulse responses: dir_opt
-. local/train_score.sh  # train, score
-threads=$(pool_threads $jobs)
+. local/train_score.sh  # train, score; dir_opt, threads
 
 baseline() {  # seed split: the baseline of one seed and split, trained (or found) and scored
   seed=$1 split=$2 dir=$root/seed$1/split$2

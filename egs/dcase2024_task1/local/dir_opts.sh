@@ -1,5 +1,6 @@
-# Device impulse responses for training (sourced after db.sh by run.sh and local/ablation_*.sh): db.sh's
-# DIRS_FOLDER, else those generated with the embedded corpus, else none (augmentation off). Sets
+# Device impulse responses for training (sourced after db.sh by run.sh, local/ablation_prune.sh and
+# local/train_score.sh): db.sh's DIRS_FOLDER, else those generated with the embedded corpus, else none
+# (augmentation off). Sets
 #   dirs_folder     the folder used
 #   dir_opt         the asc.bin.train option for it
 #   prune_dir_opt   the same for asc.bin.prune (its fine-tuning options sit under finetune.)
