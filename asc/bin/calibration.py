@@ -34,7 +34,7 @@ def main(argv=None) -> int:
         splits = calibration_figures(args.exp, args.system)
         checks = check_calibration(splits)
         write_text(args.out, calibration_markdown(splits, checks, args.system))
-    except (AscError, ValueError) as e:
+    except AscError as e:
         print(f"calibration: {e}", file=sys.stderr)
         return 1
     for c in checks:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from asc.errors import AscError
 from asc.eval.collect import Roots, runs_by_split
 from asc.eval.results_table import SPLITS
 
@@ -48,7 +49,7 @@ def calibration_figures(exp_roots: Roots, system: str = "baseline") -> list[Spli
     """The figures of `system` per split (those with a score), from the scores.json files under `exp_roots`."""
     per_split = runs_by_split(exp_roots, system, FIGURES)
     if not per_split:
-        raise ValueError(f"no scores of system {system!r} found under {exp_roots}")
+        raise AscError(f"no scores of system {system!r} found under {exp_roots}")
     return [SplitFigures(split, per_split[split]) for split in SPLITS if split in per_split]
 
 
