@@ -18,7 +18,7 @@ A saved model is a checkpoint dict read with `torch.load(weights_only=True)`:
 `model_options` are the keyword options of `asc.models.build_model(model_name, ...)` (for a pruned
 Rep-Mobile, `model.options()`, which records the pruned widths); `deployed` (default False) says the
 state dict is of the deployment form, i.e. of `reparameterize(build_model(...))`. Other keys (the
-trainer's optimizer state, metrics, ...) are ignored here. asc.train.checkpoint writes and reads it.
+trainer's optimizer state, metrics, ...) are ignored here. asc.models.checkpoint_file writes and reads it.
 """
 from __future__ import annotations
 

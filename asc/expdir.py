@@ -1,16 +1,58 @@
-"""Which file to read for a model given on a command line: an experiment directory or a .pt file.
+"""The one layout of an experiment directory, used by training, pruning, teacher logits and scoring.
+
+    <exp>/config.yaml               the resolved training config
+    <exp>/train.log                 the trainer's log
+    <exp>/metrics.jsonl             one record per epoch
+    <exp>/checkpoints/last.pt       the state after the last finished epoch (resume)
+    <exp>/checkpoints/best.pt       the model of the best validation epoch (what later stages read)
+    <exp>/train.done                written last: the run is finished
 
 Kept free of torch imports, so that a stage can decide to skip finished work without loading it.
+A model given on a command line is an experiment directory or a .pt file (`resolve_checkpoint`).
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from asc.atomic import done_marker
 from asc.errors import InputError
 
+TRAIN = "train"                                 # the done marker's name: train.done
+TRAIN_DONE = f"{TRAIN}.done"
 BEST = Path("checkpoints") / "best.pt"
-TRAIN_DONE = "train.done"
+LAST = Path("checkpoints") / "last.pt"
+
+
+@dataclass
+class ExpDir:
+    """The files of one experiment directory."""
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def last(self) -> Path:
+        return self.root / LAST
+
+    @property
+    def best(self) -> Path:
+        return self.root / BEST
+
+    @property
+    def done(self) -> Path:
+        return done_marker(self.root, TRAIN)
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path | None]:
@@ -21,13 +63,13 @@ def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path | None]:
     """
     path = Path(path)
     if path.is_dir():
-        if not (path / TRAIN_DONE).is_file():
+        paths = ExpDir(path)
+        if not paths.done.is_file():
             raise InputError(path, f"training has not finished here (no {TRAIN_DONE}); finish it (run the "
                                    f"training stage again) or give a checkpoint file explicitly")
-        best = path / BEST
-        if not best.is_file():
+        if not paths.best.is_file():
             raise InputError(path, f"finished experiment without {BEST}")
-        return best, path
+        return paths.best, path
     if not path.exists():
         raise InputError(path, "no such checkpoint file or experiment directory")
     exp_dir = path.parent.parent if path.parent.name == "checkpoints" else None

@@ -4,7 +4,7 @@
 The network is the recipe's default Rep-Mobile (conf/embedded/model_rep_mobile.yaml) with random
 weights and random BatchNorm statistics (so that fusing has real work to do). The fused form is
 `asc.models.reparameterize(model)`; the float32/float16 pair is the deployable file itself, written by
-`asc.prune.deploy.deploy_model` and read back by `load_deployed(path, dtype)`. They run in turn,
+`asc.prune.deploy.deploy_model` and read back by `asc.models.model_file.load_deployed(path, dtype)`. They run in turn,
 round after round, under torch.inference_mode, on one thread by default (as a device running one
 clip at a time would, and robust to a neighbour's load; --threads 2 for both cores).
 
@@ -52,7 +52,8 @@ def deployed_pair(name: str, options: dict, model, folder: Path):
     """The deployable file of `model` read back in float32 and in float16."""
     from asc.data.tau22 import LABELS
     from asc.features.logmel import load_feature_config
-    from asc.prune.deploy import deploy_model, load_deployed
+    from asc.models.model_file import load_deployed
+    from asc.prune.deploy import deploy_model
 
     features = dataclasses.asdict(load_feature_config(CONF / "feats_student.yaml"))
     deploy_model(model, name, options, folder, features, LABELS, precision="float16")

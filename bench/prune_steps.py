@@ -47,7 +47,7 @@ def planned_steps(prune_yaml: Path, model_yaml: Path, steps: int | None) -> list
 
 def finished_steps(exp: Path) -> list[torch.nn.Module]:
     """The networks each finished step of a pruning run keeps (step0 ... stepK)."""
-    from asc.train.checkpoint import load_model
+    from asc.models.checkpoint_file import load_model
 
     nets, k = [], 0
     while (exp / f"step{k}" / "step.done").is_file():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
-from asc.eval.metrics import LABELS, compute_scores
+from asc.metrics import LABELS, compute_scores
 
 CLASSES = ["x", "y", "z"]
 # (true label, device, predicted probabilities); the argmax is the prediction

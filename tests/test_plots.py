@@ -1,8 +1,8 @@
 import matplotlib.image
 import numpy as np
 
-from asc.eval.metrics import LABELS, compute_scores
-from asc.eval.plots import device_class_matrix, normalize_rows, plot_confusion, plot_device_class
+from asc.metrics import LABELS, compute_scores
+from asc.plots import device_class_matrix, normalize_rows, plot_confusion, plot_device_class
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from asc.errors import AscError
+from asc.eval.results_table import DCASE2024_SPLITS, split_list
 
 
 def pair(text: str) -> tuple[str, str]:
@@ -29,6 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--exp", required=True, type=Path, nargs="+", help="experiment folder(s) holding scores.json files")
     p.add_argument("--out", required=True, type=Path, help="the Markdown file to write")
+    p.add_argument("--splits", type=split_list, default=DCASE2024_SPLITS,
+                   help="the training splits of the table's columns, space-separated (the recipe's list; "
+                        "default: the five of DCASE2024 Task 1)")
     p.add_argument("pairs", nargs="+", type=pair, metavar="A:B", help="systems to compare, A against B")
     return p.parse_args(argv)
 
@@ -44,7 +48,7 @@ def main(argv=None) -> int:
             if not c.diffs["macro_accuracy"]:
                 raise AscError(f"no split has scores of both {c.better!r} and {c.than!r} under "
                                f"{', '.join(map(str, args.exp))}")
-        write_text(args.out, comparisons_markdown(comparisons))
+        write_text(args.out, comparisons_markdown(comparisons, args.splits))
     except AscError as e:
         print(f"compare: {e}", file=sys.stderr)
         return 1

@@ -75,7 +75,7 @@ def _model(args: argparse.Namespace):
     if args.config is not None:
         config = _model_config(args.config, ModelConfig)
         return config.name, build_model(config.name, **config.options)
-    from asc.train.checkpoint import load_model
+    from asc.models.checkpoint_file import load_model
 
     model, ckpt = load_model(args.checkpoint)
     return ckpt["model_name"], model

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from asc.bin.data_flags import add_data_flags, data_overrides
+from asc.train.data_flags import add_data_flags, data_overrides
 from asc.config import parse_override
 from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset

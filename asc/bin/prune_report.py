@@ -24,11 +24,11 @@ from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset
 from asc.data.feature_store import FeatureStore
 from asc.errors import AscError, InputError
-from asc.eval.metrics import compute_scores
+from asc.metrics import compute_scores
 from asc.prune.deploy import predict
 from asc.prune.report import ablation_markdown
 from asc.prune.steps import RUN_DONE, step_dir
-from asc.train.checkpoint import load_model
+from asc.models.checkpoint_file import load_model
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,9 +1,10 @@
 """Build exp/RESULTS.md from every scores.json under an experiment folder (end of stage 6).
 
-    python -m asc.bin.results --exp exp/kd exp/deploy --out exp/RESULTS.md [--systems "baseline rep_mobile_kd ..."]
+    python -m asc.bin.results --exp exp/kd exp/deploy --out exp/RESULTS.md [--splits "5 10 25 50 100"]
+        [--systems "baseline rep_mobile_kd ..."]
 
-One row per system (named by its scores.json), one column per DCASE2024 training split (macro
-class-averaged accuracy on the test set), the mean over the splits (the ranking score) and each
+One row per system (named by its scores.json; the recipe's order first), one column per training split
+the recipe names (macro class-averaged accuracy on the test set), the mean over the splits (the ranking score) and each
 system's params and MACs. The file is rewritten only when its content changes.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from asc.errors import AscError
+from asc.eval.results_table import split_list
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -22,8 +24,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--exp", required=True, type=Path, nargs="+",
                    help="experiment folder(s) to search for scores.json (e.g. exp/kd exp/deploy)")
     p.add_argument("--out", required=True, type=Path, help="the Markdown file to write (exp/RESULTS.md)")
-    p.add_argument("--systems", help="systems to list first, in this order, space-separated (default: baseline "
-                                     "rep_mobile rep_mobile_kd rep_mobile_pruned); the others follow")
+    p.add_argument("--systems", help="systems to list first, in this order, space-separated (the recipe's "
+                                     "order); the others follow alphabetically")
+    p.add_argument("--splits", type=split_list, help="the training splits of the table's columns, space-separated (the recipe's "
+                                    "list, e.g. \"5 10 25 50 100\"); scores of other splits are skipped "
+                                    "(default: the five of DCASE2024 Task 1)")
     p.add_argument("--metric", default="macro_accuracy", choices=("macro_accuracy", "seen_devices", "unseen_devices"),
                    help="the figure of each cell (default: %(default)s, the DCASE ranking figure)")
     p.add_argument("--title", default="RESULTS", help="the document's heading (default: %(default)s)")
@@ -42,7 +47,8 @@ def main(argv=None) -> int:
         from asc.eval.collect import build_results
 
         text, found = build_results(args.exp, args.systems.split() if args.systems else None,
-                                    args.metric, args.title, args.compact, not args.no_notes)
+                                    args.metric, args.title, args.compact, not args.no_notes,
+                                    args.splits)
         for path, reason in found.skipped:
             print(f"results: skipped {path}: {reason}", file=sys.stderr)
         if args.out.is_file() and args.out.read_text() == text:

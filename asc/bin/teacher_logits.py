@@ -26,10 +26,10 @@ from asc.data.dataset import FeatureDataset
 from asc.data.feature_store import FeatureStore
 from asc.data.logit_store import read_logits, write_logit_store
 from asc.errors import AscError, InputError
-from asc.train.checkpoint import load_model
+from asc.expdir import ExpDir
+from asc.models.checkpoint_file import load_model
 from asc.train.config import TrainConfig
 from asc.train.predict import predict_logits
-from asc.train.trainer import ExpDir
 
 
 def parse_args(argv=None) -> argparse.Namespace:

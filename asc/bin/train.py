@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from asc.bin.data_flags import add_data_flags, data_overrides
+from asc.train.data_flags import add_data_flags, data_overrides
 from asc.config import parse_override
 from asc.errors import AscError
 from asc.train.config import load_train_config

@@ -26,7 +26,7 @@ import torch.nn as nn
 
 from asc.data.audio import AudioWarning, load_audio
 from asc.errors import AscError
-from asc.eval.model_file import load_deployable
+from asc.models.model_file import load_deployable
 from asc.features.logmel import FeatureConfig, LogMel
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from asc.errors import AscError
 from asc.eval.collect import Roots, runs_by_split
-from asc.eval.results_table import SPLITS
 
 FLOOR, CEILING, GAP = 40.0, 85.0, 5.0
 FIGURES = ("macro_accuracy", "seen_devices", "unseen_devices")
@@ -50,7 +49,7 @@ def calibration_figures(exp_roots: Roots, system: str = "baseline") -> list[Spli
     per_split = runs_by_split(exp_roots, system, FIGURES)
     if not per_split:
         raise AscError(f"no scores of system {system!r} found under {exp_roots}")
-    return [SplitFigures(split, per_split[split]) for split in SPLITS if split in per_split]
+    return [SplitFigures(split, per_split[split]) for split in sorted(per_split)]
 
 
 def check_calibration(splits: list[SplitFigures], floor: float = FLOOR, ceiling: float = CEILING,

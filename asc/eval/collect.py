@@ -1,8 +1,9 @@
 """Gathering the scores.json files of an experiment tree into the records of the RESULTS.md table.
 
 Each scores.json (written by asc.eval.scoring) names its system and training split; a file without
-a split, or with a split outside the DCASE2024 five, cannot go into the table and is reported as
-skipped. Systems are ordered as the paper compares them (SYSTEM_ORDER), any other after them.
+a split, or with one outside the splits the recipe asks for, cannot go into the table and is reported
+as skipped. The recipe names the splits (the table's columns) and the order of the systems (its rows,
+any other after them); without them, DCASE2024's five splits and the systems in alphabetical order.
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from asc.errors import AscError, InputError
-from asc.eval.results_table import SPLITS, results_markdown
+from asc.eval.results_table import DCASE2024_SPLITS, results_markdown
 
-# The recipe's system names (stage 4's $students and stage 6's deployed model) and what each one is.
-SYSTEM_ORDER = ("baseline", "rep_mobile", "rep_mobile_kd", "rep_mobile_pruned")
+# What the systems the recipes train are (a table lists those of its rows).
 SYSTEM_DESCRIPTIONS = {
     "baseline": "the DCASE2024 Task 1 baseline CNN (simplified CP-Mobile), trained without KD",
     "rep_mobile": "Rep-Mobile trained on the labels alone, without knowledge distillation",
@@ -48,9 +49,10 @@ def _roots(exp_roots) -> list[Path]:
     return [Path(r) for r in exp_roots] if isinstance(exp_roots, (list, tuple)) else [Path(exp_roots)]
 
 
-def collect_scores(exp_roots: Roots, metric: str = "macro_accuracy") -> Collected:
+def collect_scores(exp_roots: Roots, metric: str = "macro_accuracy", splits: Sequence[int] | None = None) -> Collected:
     """Records {system, split, macro_accuracy, params, macs} of every scores.json under the folder(s)
-    `exp_roots`; `macro_accuracy` holds the figure `metric` names (one of METRICS)."""
+    `exp_roots` (of a split in `splits`, when given); `macro_accuracy` holds the figure `metric` names
+    (one of METRICS)."""
     if metric not in METRICS:
         raise AscError(f"unknown metric {metric!r}; one of {', '.join(METRICS)}")
     roots = _roots(exp_roots)
@@ -64,8 +66,8 @@ def collect_scores(exp_roots: Roots, metric: str = "macro_accuracy") -> Collecte
         if split is None:
             found.skipped.append((path, "no training split recorded (scored with --split?)"))
             continue
-        if split not in SPLITS:
-            found.skipped.append((path, f"split {split} is not one of the DCASE2024 splits {list(SPLITS)}"))
+        if splits is not None and split not in splits:
+            found.skipped.append((path, f"split {split} is not one of the table's splits {list(splits)}"))
             continue
         if scores.get(metric) is None:
             found.skipped.append((path, f"no {metric} figure (no test clips of those devices?)"))
@@ -96,7 +98,7 @@ def runs_by_split(exp_roots: Roots, system: str, metrics=tuple(METRICS)) -> dict
     return per_split
 
 
-def order_systems(records: list[dict], first: tuple[str, ...] = SYSTEM_ORDER) -> list[str]:
+def order_systems(records: list[dict], first: tuple[str, ...] = ()) -> list[str]:
     """The systems present: those of `first` in its order, then the others alphabetically."""
     present = {r["system"] for r in records}
     return [s for s in first if s in present] + sorted(present - set(first))
@@ -104,15 +106,18 @@ def order_systems(records: list[dict], first: tuple[str, ...] = SYSTEM_ORDER) ->
 
 def build_results(exp_root: Roots, systems: list[str] | None = None,
                   metric: str = "macro_accuracy", title: str = "RESULTS",
-                  compact: bool = False, notes: bool = True) -> tuple[str, Collected]:
+                  compact: bool = False, notes: bool = True,
+                  splits: Sequence[int] | None = None) -> tuple[str, Collected]:
     """The RESULTS.md text for the scores under the folder(s) `exp_root`, and what was collected.
 
-    Rows: the systems of `systems` (default SYSTEM_ORDER) that have scores, in that order, then the rest.
+    Rows: the systems of `systems` that have scores, in that order, then the rest alphabetically.
+    Columns: `splits`, as the recipe names them (default: the five of DCASE2024 Task 1).
     """
-    found = collect_scores(exp_root, metric)
-    order = order_systems(found.records, tuple(systems) if systems else SYSTEM_ORDER)
+    splits = tuple(splits) if splits is not None else DCASE2024_SPLITS
+    found = collect_scores(exp_root, metric, splits)
+    order = order_systems(found.records, tuple(systems or ()))
     if not notes:
-        return results_markdown(found.records, SPLITS, order, title=title, figure=METRICS[metric],
+        return results_markdown(found.records, splits, order, title=title, figure=METRICS[metric],
                                 ranking=metric == "macro_accuracy", compact=compact), found
     notes = [""]   # after the table's footnotes, if any
     described = [s for s in order if s in SYSTEM_DESCRIPTIONS]
@@ -125,7 +130,7 @@ def build_results(exp_root: Roots, systems: list[str] | None = None,
               f"bytes of parameters (64,000 at float16) and 30 M MACs.", "",
               f"Built by `python -m asc.bin.results` from {len(found.records)} scores.json files under "
               f"{', '.join(f'`{r}`' for r in _roots(exp_root))}; do not edit by hand."]
-    text = results_markdown(found.records, SPLITS, order, title=title, environment=environment(), notes=notes,
+    text = results_markdown(found.records, splits, order, title=title, environment=environment(), notes=notes,
                             figure=METRICS[metric], ranking=metric == "macro_accuracy", compact=compact)
     return text, found
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Sequence
 
 from asc.eval.collect import Roots, runs_by_split
-from asc.eval.results_table import SPLITS
+from asc.eval.results_table import DCASE2024_SPLITS
 
 METRICS = {"macro_accuracy": "all devices", "unseen_devices": "unseen devices"}
 
@@ -35,18 +36,19 @@ def compare(exp_roots: Roots, better: str, than: str) -> Comparison:
     """`better` against `than` from the scores under `exp_roots` (means over the runs of each split)."""
     a, b = runs_by_split(exp_roots, better, tuple(METRICS)), runs_by_split(exp_roots, than, tuple(METRICS))
     diffs = {m: {s: statistics.fmean(a[s][m]) - statistics.fmean(b[s][m])
-                 for s in SPLITS if s in a and s in b and a[s][m] and b[s][m]} for m in METRICS}
+                 for s in sorted(set(a) & set(b)) if a[s][m] and b[s][m]} for m in METRICS}
     return Comparison(better, than, diffs)
 
 
-def comparisons_markdown(comparisons: list[Comparison]) -> str:
-    """One table (a row per comparison and metric, a column per split) and one sentence per comparison."""
+def comparisons_markdown(comparisons: list[Comparison], splits: Sequence[int] = DCASE2024_SPLITS) -> str:
+    """One table (a row per comparison and metric, a column per split of the recipe's `splits`) and one
+    sentence per comparison."""
     lines = ["**Differences of mean test accuracy (percentage points, A − B; positive: A is better)**", "",
-             "| A − B | devices | " + " | ".join(f"{s} %" for s in SPLITS) + " | mean |",
-             "|---|---|" + "---:|" * (len(SPLITS) + 1)]
+             "| A − B | devices | " + " | ".join(f"{s} %" for s in splits) + " | mean |",
+             "|---|---|" + "---:|" * (len(splits) + 1)]
     for c in comparisons:
         for metric, devices in METRICS.items():
-            cells = [f"{c.diffs[metric][s]:+.2f}" if s in c.diffs[metric] else "–" for s in SPLITS]
+            cells = [f"{c.diffs[metric][s]:+.2f}" if s in c.diffs[metric] else "–" for s in splits]
             mean = c.mean(metric)
             lines.append(f"| `{c.better}` − `{c.than}` | {devices} | " + " | ".join(cells)
                          + f" | {'–' if mean is None else f'{mean:+.2f}'} |")

@@ -7,10 +7,11 @@ records taken from scores.json files, never by hand. Several records of one syst
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 from typing import Iterable, Mapping, Sequence
 
-SPLITS = (5, 10, 25, 50, 100)
+DCASE2024_SPLITS = (5, 10, 25, 50, 100)   # the default columns when a caller names none
 MISSING = "–"
 
 
@@ -24,7 +25,15 @@ def split_number(split) -> int:
         raise ValueError(f"cannot read a training split from {split!r} (expected e.g. 5 or 'split5')") from None
 
 
-def results_markdown(records: Iterable[Mapping], splits: Sequence[int] = SPLITS,
+def split_list(text: str) -> list[int]:
+    """[5, 10] from "5 10" (a recipe's $splits), for a --splits option."""
+    try:
+        return [split_number(s) for s in text.split()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--splits {text!r}: {e}") from None
+
+
+def results_markdown(records: Iterable[Mapping], splits: Sequence[int] = DCASE2024_SPLITS,
                      systems: Sequence[str] | None = None, title: str = "RESULTS",
                      environment: Mapping[str, str] | None = None,
                      notes: Sequence[str] = (),

@@ -1,7 +1,7 @@
 """Scoring one saved model on one labeled data directory from its cached features (stage 6).
 
 Writes into the output folder:
-  scores.json       the DCASE figures (asc.eval.metrics: macro_accuracy, per_device, per_class,
+  scores.json       the DCASE figures (asc.metrics: macro_accuracy, per_device, per_class,
                     seen_devices, unseen_devices, log_loss, confusion, ...) plus system, split,
                     checkpoint, data, feature config hash and params/MACs of the deployment form
   scores.txt        the same as a readable table (asc.eval.report)
@@ -28,11 +28,11 @@ from asc.atomic import done_marker, mark_done
 from asc.data.datadir import DataDir, load_datadir, read_labels
 from asc.data.feature_store import FeatureStore, read_marker
 from asc.errors import InputError
-from asc.eval.checkpoint_path import resolve_checkpoint
-from asc.eval.fingerprint import file_digest, files_digest, unchanged
+from asc.expdir import resolve_checkpoint
+from asc.fingerprint import file_digest, files_digest, unchanged
 
 if TYPE_CHECKING:
-    from asc.eval.model_file import LoadedModel
+    from asc.models.model_file import LoadedModel
 
 DONE = "score"
 OUTPUTS = ("scores.json", "scores.txt", "confusion.png", "device_class.png", "predictions.tsv")
@@ -95,8 +95,8 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     # which a re-run of a finished stage 6 should not pay once per scored system.
     from asc.eval.complexity_figures import model_figures
     from asc.eval.inference import check_store_matches, predict_probs
-    from asc.eval.metrics import compute_scores
-    from asc.eval.model_file import load_for_eval
+    from asc.metrics import compute_scores
+    from asc.models.model_file import load_for_eval
 
     loaded = load_for_eval(checkpoint, job.device)
     labels = read_labels(job.labels)
@@ -124,7 +124,7 @@ def _compute_from_logits(job: ScoreJob, logits_file: Path, system: str, split: i
     import numpy as np
 
     from asc.data.logit_store import read_logits
-    from asc.eval.metrics import compute_scores
+    from asc.metrics import compute_scores
 
     labels = read_labels(job.labels)
     data = load_datadir(job.data)
@@ -199,7 +199,7 @@ def _result(job: ScoreJob, loaded: LoadedModel, system: str, split: int | None, 
 def _write_outputs(out: Path, result: dict, utts: list[str], truth: list[str], devices: list[str],
                    probs, labels: list[str]) -> None:
     from asc.atomic import write_json, write_text
-    from asc.eval import plots
+    from asc import plots
     from asc.eval.report import format_scores
 
     title = f"{result['system']} (split {result['split']}) on {result['data']}"

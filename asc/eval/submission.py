@@ -20,8 +20,8 @@ import yaml
 
 from asc.atomic import done_marker, mark_done, write_text
 from asc.errors import InputError
-from asc.eval.fingerprint import file_digest, unchanged
-from asc.eval.metrics import LABELS
+from asc.fingerprint import file_digest, unchanged
+from asc.metrics import LABELS
 
 LISTINGS = ("meta.csv", "evaluation_setup/fold1_test.csv")
 DONE = "submission"

@@ -10,7 +10,7 @@ The deployable file (exp/deploy/split<N>/model.pt) is a checkpoint dict read wit
 so that it alone classifies audio. Its float16 weights are loaded into a float32 model: the
 parameters hold exactly the float16 values they are counted with, and the CPU computes in float32.
 
-asc.prune.deploy writes it and its `load_deployed` reads it (`load_deployable` wraps that). A training checkpoint
+asc.prune.deploy writes it; `load_deployed` here is the one reader of the format (`load_deployable` wraps it). A training checkpoint
 (checkpoints/best.pt of asc.bin.train) carries `labels` and `feats_hash` (the config hash of the
 feature store it was trained on) instead of the feature config itself.
 """
@@ -20,14 +20,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 from asc.config import from_dict
 from asc.errors import ConfigError, InputError
-from asc.eval.checkpoint_path import resolve_checkpoint
+from asc.expdir import resolve_checkpoint
 from asc.features.logmel import FeatureConfig
-from asc.prune.deploy import load_deployed
-from asc.train.checkpoint import load_checkpoint, load_model
+from asc.models.checkpoint_file import load_checkpoint, load_model
+
+# what a deployable file holds beyond a training checkpoint
+REQUIRED = ("model_name", "model_options", "state_dict", "deployed", "precision", "features", "labels",
+            "complexity")
 
 
 @dataclass
@@ -65,7 +69,7 @@ def load_for_eval(path: str | os.PathLike, map_location: str = "cpu") -> LoadedM
 def load_deployable(path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:
     """A deployable model file as a LoadedModel, refusing files that cannot classify audio alone.
 
-    The model, front end and labels come from asc.prune.deploy.load_deployed, the one reader of the
+    The model, front end and labels come from load_deployed, the one reader of the
     format; the storage precision is read from the same (small) file.
     """
     path = Path(path)
@@ -84,3 +88,15 @@ def feature_config_from(data, source: str | os.PathLike) -> FeatureConfig:
         return from_dict(FeatureConfig, data, f"{source} (features)")
     except ConfigError as e:
         raise InputError(source, f"its feature config is unusable: {e}") from None
+
+
+def load_deployed(path: str | os.PathLike, dtype: torch.dtype = torch.float32,
+                  device: str | torch.device = "cpu") -> tuple[nn.Module, dict, list[str]]:
+    """(model in eval mode and `dtype`, front-end FeatureConfig as a dict, labels) of a deployed model.pt."""
+    model, ckpt = load_model(path, map_location="cpu")
+    missing = [k for k in REQUIRED if k not in ckpt]
+    if missing or not ckpt["deployed"]:
+        raise InputError(path, f"not a deployed model (missing {', '.join(missing) or 'deployed: True'}); "
+                               f"deployed models are written by the pruning stage (exp/deploy/split<N>/model.pt)")
+    # load_model copied the stored (float16) weights into a float32 network; this sets the compute type
+    return model.to(device=device, dtype=dtype).eval(), dict(ckpt["features"]), list(ckpt["labels"])

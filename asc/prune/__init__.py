@@ -7,7 +7,7 @@
     schedule     the budgets of K progressive steps (one-shot: K = 1)
     finetune     KD fine-tuning of a pruned network through the project's trainer
     steps        the run on disk: step directories, done markers, resume
-    deploy       fuse, check the limits, float16, one self-contained model.pt; load_deployed
+    deploy       fuse, check the limits, float16, one self-contained model.pt (read by asc.models.model_file)
     report       the progressive-against-one-shot evidence table (markdown)
     config       conf/<profile>/prune.yaml
 """

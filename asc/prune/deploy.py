@@ -10,7 +10,7 @@
                                         float16 check failed)
 
 The file holds only containers, strings, numbers and tensors, so `torch.load(weights_only=True)`
-reads it; `load_deployed(path)` rebuilds the network in float32 or float16:
+reads it; `asc.models.model_file.load_deployed(path)` rebuilds the network in float32 or float16:
 
     model, features, labels = load_deployed("exp/deploy/split25/model.pt", dtype=torch.float16)
     front_end = LogMel(from_dict(FeatureConfig, features))     # asc.features.logmel
@@ -32,14 +32,13 @@ from torch.utils.data import DataLoader, Dataset
 from asc.atomic import done_marker, is_done, mark_done, torch_save, write_json
 from asc.complexity import DEFAULT_INPUT_SHAPE, MAX_MACS, MAX_PARAM_BYTES, complexity_report, count_complexity
 from asc.errors import AscError, InputError
-from asc.eval.metrics import compute_scores
+from asc.metrics import compute_scores
 from asc.models import reparameterize
-from asc.train.checkpoint import load_model
+from asc.models.model_file import load_deployed
+from asc.models.checkpoint_file import load_model
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
 DONE = "deploy"
-REQUIRED = ("model_name", "model_options", "state_dict", "deployed", "precision", "features", "labels",
-            "complexity")
 
 
 class DeployError(AscError):
@@ -65,18 +64,6 @@ def deploy_model(model: nn.Module, model_name: str, model_options: dict, out_dir
                 "complexity": report}, out_dir / "model.pt")
     write_json(out_dir / "complexity.json", report)
     return report
-
-
-def load_deployed(path: str | os.PathLike, dtype: torch.dtype = torch.float32,
-                  device: str | torch.device = "cpu") -> tuple[nn.Module, dict, list[str]]:
-    """(model in eval mode and `dtype`, front-end FeatureConfig as a dict, labels) of a deployed model.pt."""
-    model, ckpt = load_model(path, map_location="cpu")
-    missing = [k for k in REQUIRED if k not in ckpt]
-    if missing or not ckpt["deployed"]:
-        raise InputError(path, f"not a deployed model (missing {', '.join(missing) or 'deployed: True'}); "
-                               f"deployed models are written by the pruning stage (exp/deploy/split<N>/model.pt)")
-    # load_model copied the stored (float16) weights into a float32 network; this sets the compute type
-    return model.to(device=device, dtype=dtype).eval(), dict(ckpt["features"]), list(ckpt["labels"])
 
 
 @torch.no_grad()

@@ -13,9 +13,10 @@ import dataclasses
 import os
 from pathlib import Path
 
+from asc.expdir import ExpDir
 from asc.train.config import TrainConfig
 from asc.train.distributed import DistEnv
-from asc.train.trainer import ExpDir, finished, train
+from asc.train.trainer import finished, train
 
 
 def finetune_config(base: TrainConfig, model_name: str, model_options: dict, init: str | os.PathLike,

@@ -21,31 +21,30 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from asc.atomic import done_marker, is_done, mark_done, write_json, write_text
+from asc.atomic import done_marker, is_done, mark_done, write_json
 from asc.complexity import complexity_report, count_complexity, param_bytes
 from asc.config import dump_yaml
 from asc.data.datadir import read_labels
 from asc.data.dataset import FeatureDataset
 from asc.errors import ConfigError, InputError
-from asc.eval.metrics import compute_scores
-from asc.eval.plots import plot_confusion
+from asc.expdir import resolve_checkpoint
+from asc.models.checkpoint_file import load_checkpoint, load_model, save_checkpoint
+from asc.plots import plot_confusion
 from asc.prune.config import PruneConfig, check_prune_config, prune_hash
 from asc.prune.finetune import finetune_config, run_finetune
 from asc.prune.plan import PruneTargetError, Target, apply_plan, plan_step
 from asc.prune.schedule import step_epochs, step_targets
 from asc.prune.structured import channel_groups, group_widths
-from asc.train.checkpoint import load_checkpoint, load_model, save_checkpoint
 from asc.train.distributed import DistEnv
 from asc.train.predict import predict_logits
-from asc.train.trainer import load_data
+from asc.train.run_log import attach_log, detach_log, read_metrics, write_if_changed
+from asc.train.trainer import dataset_scores, load_data
 
 log = logging.getLogger("asc.prune")
 
@@ -96,17 +95,7 @@ def final_model(exp: str | Path) -> Path:
 
 def resolve_init(path: str | Path) -> Path:
     """The checkpoint to start from: a file, or a finished training experiment's checkpoints/best.pt."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        raise InputError(path, "start model not found (give a training experiment directory or a checkpoint)")
-    if not done_marker(path, "train").is_file():
-        raise InputError(path, "the training experiment has not finished (no train.done); finish it first")
-    best = path / "checkpoints" / "best.pt"
-    if not best.is_file():
-        raise InputError(path, "no checkpoints/best.pt in this training experiment")
-    return best
+    return resolve_checkpoint(path)[0]
 
 
 def run_pruning(cfg: PruneConfig, init: str | Path, exp: str | Path, env: DistEnv | None = None) -> Path:
@@ -122,9 +111,7 @@ def run_pruning(cfg: PruneConfig, init: str | Path, exp: str | Path, env: DistEn
     try:
         return _run(cfg, Path(init), start_path, exp, env, digest)
     finally:
-        for handler in handlers:
-            log.removeHandler(handler)
-            handler.close()
+        detach_log(log, handlers)
 
 
 def finished(exp: str | Path, cfg: PruneConfig, init: str | Path) -> bool:
@@ -196,7 +183,7 @@ class _Run:
         save_checkpoint(paths.model, model, self.model_name, model.options(), **extra)
         self._record(paths, k, model, target, extra={"val_acc_pruned": pruned["val_acc_pruned"],
                                                     "removed": pruned["removed"], "epoch": ckpt.get("epoch"),
-                                                    "history": _history(trained.metrics)})
+                                                    "history": read_metrics(trained.metrics)})
 
     def _pruned(self, k: int, target: Target, paths: StepDir) -> dict:
         """The checkpoint dict of step k's pruned network (made and saved now, or read back after an
@@ -256,9 +243,7 @@ class _Run:
             logits = predict_logits(model, val, self.env.device, ft.eval_batch_size, ft.num_workers)
         finally:
             model.cpu()
-        labels = [val.labels[t] for t in val.targets.tolist()]
-        devices = [val.device_names[d] for d in val.devices.tolist()]
-        return compute_scores(labels, logits.softmax(dim=1).double().numpy(), devices, val.labels).to_dict()
+        return dataset_scores(val, logits).to_dict()
 
     def _validation_set(self) -> FeatureDataset | None:
         if not self._data_loaded:
@@ -311,21 +296,13 @@ def _check_classes(model: nn.Module, labels: list[str], path: Path) -> None:
         raise ConfigError(f"{path}: the start model has {n} classes, the label list {len(labels)}")
 
 
-def _history(metrics_path: Path) -> list[dict]:
-    if not metrics_path.is_file():
-        return []
-    return [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-
-
 def _read_marker(directory: Path, name: str) -> dict:
     return json.loads(done_marker(directory, name).read_text() or "{}")
 
 
 def _write_config(exp: Path, cfg: PruneConfig, init: Path, digest: str) -> None:
-    text = dump_yaml({"init": str(init), "config_hash": digest, **dataclasses.asdict(cfg)})
-    path = exp / "config.yaml"
-    if not path.is_file() or path.read_text() != text:
-        write_text(path, text)
+    write_if_changed(exp / "config.yaml", dump_yaml({"init": str(init), "config_hash": digest,
+                                                     **dataclasses.asdict(cfg)}))
 
 
 def _percent(value: float | None) -> str:
@@ -334,21 +311,7 @@ def _percent(value: float | None) -> str:
 
 def _setup_logging(exp: Path) -> list[logging.Handler]:
     """Log lines to stderr and <exp>/prune.log; not propagated, so the trainer's handlers stay apart."""
-    exp.mkdir(parents=True, exist_ok=True)
     log.setLevel(logging.INFO)
     log.propagate = False
-    fmt = logging.Formatter("%(asctime)s prune: %(message)s", "%Y-%m-%d %H:%M:%S")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if not _stderr_is(exp / "prune.log"):   # under the recipe's launcher stderr may be that file already
-        handlers.append(logging.FileHandler(exp / "prune.log"))
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        log.addHandler(handler)
-    return handlers
-
-
-def _stderr_is(path: Path) -> bool:
-    try:
-        return path.exists() and os.path.samestat(os.fstat(sys.stderr.fileno()), os.stat(path))
-    except (OSError, ValueError, AttributeError):  # stderr replaced by an object without a file
-        return False
+    return attach_log(log, exp / "prune.log", logging.Formatter("%(asctime)s prune: %(message)s",
+                                                                "%Y-%m-%d %H:%M:%S"))

@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from asc.atomic import done_marker, mark_done, write_text
+from asc.atomic import mark_done
 from asc.augment.device_ir import load_dir_gains
 from asc.augment.mixup import mixup
 from asc.augment.pipeline import Augmenter
@@ -38,51 +38,22 @@ from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset, split_by_recording
 from asc.data.feature_store import FeatureStore
 from asc.errors import ConfigError, InputError
-from asc.eval.fingerprint import file_digest
-from asc.eval.metrics import compute_scores
+from asc.expdir import TRAIN, ExpDir
+from asc.fingerprint import file_digest
+from asc.metrics import Scores, compute_scores
 from asc.models import build_model
+from asc.models.checkpoint_file import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
 from asc.models.checkpoints import load_pretrained
-from asc.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
 from asc.train.config import TrainConfig, config_hash
 from asc.train.distributed import (DistEnv, all_reduce_mean, barrier, make_sampler, wrap_model)
 from asc.train.losses import LossParts, kd_loss
 from asc.train.predict import autocast, predict_logits
+from asc.train.run_log import attach_log, detach_log, write_if_changed, write_metrics
 from asc.train.schedule import build_scheduler
 
 log = logging.getLogger("asc.train")
 
-DONE = "train"                                          # marker train.done
 TIMING_KEYS = ("clips_per_s", "data_wait", "epoch_s")  # metrics that vary from run to run
-
-
-@dataclass
-class ExpDir:
-    """The files of one experiment directory."""
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "train.log"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def last(self) -> Path:
-        return self.root / "checkpoints" / "last.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.root / "checkpoints" / "best.pt"
-
-    @property
-    def done(self) -> Path:
-        return done_marker(self.root, DONE)
 
 
 @dataclass
@@ -139,9 +110,7 @@ def train(cfg: TrainConfig, exp: str | os.PathLike, env: DistEnv) -> dict:
     try:
         return _run(cfg, paths, digest, env)
     finally:
-        for handler in handlers:
-            logging.getLogger("asc").removeHandler(handler)
-            handler.close()
+        detach_log(logging.getLogger("asc"), handlers)
 
 
 def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
@@ -165,7 +134,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
         if cfg.epochs > given.epochs:
             log.info("%d epochs instead of %d, to make min_steps %d steps of %d per epoch", cfg.epochs,
                      given.epochs, cfg.min_steps, len(loader))
-        _write_config(paths, given)
+        write_if_changed(paths.config, dump_yaml(given))
         _log_start(cfg, env, data, model, augmenter, digest, per_rank, len(loader), progress)
     ddp_model = wrap_model(model, env)
 
@@ -345,11 +314,16 @@ def validate(model: nn.Module, dataset: FeatureDataset, device: torch.device, cf
     """Validation loss and macro class accuracy (the DCASE metric) of `model` on `dataset`."""
     logits = predict_logits(unwrap(model), dataset, device, cfg.eval_batch_size, cfg.num_workers,
                             use_amp, cfg.channels_last)
-    labels = [dataset.labels[t] for t in dataset.targets.tolist()]
-    devices = [dataset.device_names[d] for d in dataset.devices.tolist()]
-    scores = compute_scores(labels, logits.softmax(dim=1).double().numpy(), devices, dataset.labels)
+    scores = dataset_scores(dataset, logits)
     return {"val_loss": F.cross_entropy(logits, dataset.targets).item(), "val_acc": scores.macro_accuracy,
             "val_acc_micro": scores.accuracy}
+
+
+def dataset_scores(dataset: FeatureDataset, logits: torch.Tensor) -> Scores:
+    """The DCASE figures of `logits` (one row per clip of the labelled `dataset`)."""
+    labels = [dataset.labels[t] for t in dataset.targets.tolist()]
+    devices = [dataset.device_names[d] for d in dataset.devices.tolist()]
+    return compute_scores(labels, logits.softmax(dim=1).double().numpy(), devices, dataset.labels)
 
 
 # ----------------------------------------------------------------------------- checkpoints and files
@@ -370,7 +344,7 @@ def _end_epoch(paths: ExpDir, cfg: TrainConfig, digest: str, data: TrainData, mo
                                                                           "epoch": record["epoch"]},
                     history=progress.history, best_epoch=progress.best_epoch, best_acc=progress.best_acc,
                     config_hash=digest, feats_hash=data.feats_hash, labels=data.labels)
-    _write_metrics(paths, progress.history)
+    write_metrics(paths.metrics, progress.history)
     log.info("epoch %d/%d: %s%s", record["epoch"], cfg.epochs, _summary(record), " (best)" if improved else "")
 
 
@@ -388,25 +362,15 @@ def _resume(path: Path, cfg: TrainConfig, digest: str, model: nn.Module, optimiz
                     best_epoch=ckpt["best_epoch"], best_acc=float(ckpt["best_acc"]))
 
 
-def _write_config(paths: ExpDir, cfg: TrainConfig) -> None:
-    text = dump_yaml(cfg)
-    if not paths.config.is_file() or paths.config.read_text() != text:
-        write_text(paths.config, text)
-
-
-def _write_metrics(paths: ExpDir, history: list[dict]) -> None:
-    write_text(paths.metrics, "".join(json.dumps(r) + "\n" for r in history))
-
-
 def _finish(paths: ExpDir, digest: str, progress: Progress, logits_digest: str | None) -> None:
-    _write_metrics(paths, progress.history)
+    write_metrics(paths.metrics, progress.history)
     final = progress.history[-1]
     best_acc = progress.best_acc if math.isfinite(progress.best_acc) else None
     info = {"config_hash": digest, "epochs": final["epoch"], "best_epoch": progress.best_epoch,
             "best_val_acc": best_acc, "final": final}
     if logits_digest is not None:
         info["teacher_logits_digest"] = logits_digest
-    mark_done(paths.root, DONE, info)
+    mark_done(paths.root, TRAIN, info)
     log.info("finished: best epoch %s%s; %s", progress.best_epoch,
              f" (val macro acc {best_acc:.4f})" if best_acc is not None else "", paths.root)
 
@@ -414,28 +378,12 @@ def _finish(paths: ExpDir, digest: str, progress: Progress, logits_digest: str |
 # ------------------------------------------------------------------------------------------- logging
 
 def _setup_logging(paths: ExpDir, env: DistEnv) -> list[logging.Handler]:
-    """Log lines to stderr and to <exp>/train.log (unless stderr already is that file, as under the
-    recipe's launcher); ranks other than 0 only report warnings."""
+    """Log lines to stderr and to <exp>/train.log; ranks other than 0 only report warnings."""
     root = logging.getLogger("asc")
     root.setLevel(logging.INFO if env.is_main else logging.WARNING)
     fmt = logging.Formatter(f"%(asctime)s train{'' if env.is_main else f'[rank {env.rank}]'}: %(message)s",
                             "%Y-%m-%d %H:%M:%S")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if env.is_main:
-        paths.root.mkdir(parents=True, exist_ok=True)
-        if not _stderr_is(paths.log):
-            handlers.append(logging.FileHandler(paths.log))
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
-    return handlers
-
-
-def _stderr_is(path: Path) -> bool:
-    try:
-        return path.exists() and os.path.samestat(os.fstat(sys.stderr.fileno()), os.stat(path))
-    except (OSError, ValueError, AttributeError):  # stderr replaced by an object without a file
-        return False
+    return attach_log(root, paths.log if env.is_main else None, fmt)
 
 
 def _log_start(cfg: TrainConfig, env: DistEnv, data: TrainData, model: nn.Module, augmenter: Augmenter,

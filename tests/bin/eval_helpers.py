@@ -12,10 +12,10 @@ import torch.nn as nn
 from asc.complexity import complexity_report, count_complexity
 from asc.data.datadir import DataDir, save_datadir
 from asc.data.feature_store import write_store
-from asc.eval.metrics import LABELS
+from asc.metrics import LABELS
 from asc.features.logmel import FeatureConfig
 from asc.models import build_model, reparameterize
-from asc.train.checkpoint import save_checkpoint
+from asc.models.checkpoint_file import save_checkpoint
 
 LABELS = list(LABELS)
 # a small Rep-Mobile: two stem convolutions, one plain and one strided block

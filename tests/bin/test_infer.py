@@ -15,7 +15,7 @@ import torch
 from asc.bin import infer
 from asc.data.audio import resample
 from asc.errors import InputError
-from asc.eval.model_file import load_deployable
+from asc.models.model_file import load_deployable
 from asc.features.logmel import LogMel
 from asc.models import reparameterize
 from eval_helpers import FEATS, LABELS, save_deployed, save_experiment, tiny_model

@@ -11,7 +11,7 @@ import torch
 from asc.bin import score
 from asc.data.datadir import load_datadir
 from asc.data.feature_store import write_store
-from asc.eval.metrics import compute_scores
+from asc.metrics import compute_scores
 from asc.features.logmel import FeatureConfig
 from asc.models import reparameterize
 from eval_helpers import FEATS, LABELS, make_test_set, save_deployed, save_experiment, tiny_model

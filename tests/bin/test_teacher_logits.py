@@ -17,7 +17,7 @@ from tiny_run import LABELS, TRAIN_YAML, make_tiny, write_features  # noqa: E402
 from asc.bin import teacher_logits, train  # noqa: E402
 from asc.data.datadir import load_datadir  # noqa: E402
 from asc.data.feature_store import FeatureStore  # noqa: E402
-from asc.train.checkpoint import load_model  # noqa: E402
+from asc.models.checkpoint_file import load_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

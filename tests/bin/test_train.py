@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 from tiny_run import make_tiny, metrics, run_train  # noqa: E402
 
 from asc.bin.train import main  # noqa: E402
-from asc.train.checkpoint import save_checkpoint  # noqa: E402
+from asc.models.checkpoint_file import save_checkpoint  # noqa: E402
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import numpy as np
 
-from asc.eval.metrics import compute_scores
+from asc.metrics import compute_scores
 from asc.eval.report import format_scores
 
 

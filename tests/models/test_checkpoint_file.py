@@ -9,7 +9,7 @@ import torch
 
 from asc.errors import InputError
 from asc.models import build_model
-from asc.train.checkpoint import load_checkpoint, load_model, rng_state, save_checkpoint, set_rng_state
+from asc.models.checkpoint_file import load_checkpoint, load_model, rng_state, save_checkpoint, set_rng_state
 
 OPTIONS = {"n_classes": 4, "base_channels": 8, "n_blocks": [1, 1, 1], "strides": [[1, 1], [1, 2], [2, 1]]}
 

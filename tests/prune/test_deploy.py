@@ -12,8 +12,9 @@ from asc.config import from_dict
 from asc.features.logmel import FeatureConfig
 from asc.models import build_model, reparameterize
 from asc.models.rep_mobile import WIDE
-from asc.prune.deploy import DeployError, deploy_model, load_deployed
-from asc.train.checkpoint import save_checkpoint
+from asc.models.model_file import load_deployed
+from asc.prune.deploy import DeployError, deploy_model
+from asc.models.checkpoint_file import save_checkpoint
 from tiny_prune import INPUT_SHAPE, LABELS, TINY, make_tiny_prune
 
 

@@ -14,7 +14,7 @@ from asc.complexity import count_complexity
 from asc.models import build_model
 from asc.prune.cost import CostModel
 from asc.prune.structured import channel_groups
-from asc.train.checkpoint import load_model
+from asc.models.checkpoint_file import load_model
 from tiny_prune import INPUT_SHAPE, make_tiny_prune
 
 TARGET = ("target.param_bytes=5000", "target.macs=60000")

@@ -15,7 +15,7 @@ from asc.data.feature_store import write_store
 from asc.data.logit_store import write_logit_store
 from asc.features.logmel import FeatureConfig
 from asc.models import build_model
-from asc.train.checkpoint import save_checkpoint
+from asc.models.checkpoint_file import save_checkpoint
 
 LABELS = ["airport", "bus", "park", "tram"]
 DEVICES = ["a", "b"]
