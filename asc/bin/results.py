@@ -26,9 +26,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="the Markdown file to write (exp/RESULTS.md)")
     p.add_argument("--systems", help="systems to list first, in this order, space-separated (the recipe's "
                                      "order); the others follow alphabetically")
-    p.add_argument("--splits", type=split_list, help="the training splits of the table's columns, space-separated (the recipe's "
-                                    "list, e.g. \"5 10 25 50 100\"); scores of other splits are skipped "
-                                    "(default: the five of DCASE2024 Task 1)")
+    p.add_argument("--splits", type=split_list,
+                   help="the training splits of the table's columns, space-separated (the recipe's list, e.g. "
+                        "\"5 10 25 50 100\"); scores of other splits are skipped (default: the five of DCASE2024)")
     p.add_argument("--metric", default="macro_accuracy", choices=("macro_accuracy", "seen_devices", "unseen_devices"),
                    help="the figure of each cell (default: %(default)s, the DCASE ranking figure)")
     p.add_argument("--title", default="RESULTS", help="the document's heading (default: %(default)s)")
