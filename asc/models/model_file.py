@@ -11,8 +11,8 @@ so that it alone classifies audio. Its float16 weights are loaded into a float32
 parameters hold exactly the float16 values they are counted with, and the CPU computes in float32.
 
 asc.prune.deploy writes it; `load_deployed` here is the one reader of the format (`load_deployable`
-wraps it). A training checkpoint (checkpoints/best.pt of asc.bin.train) carries `labels` and `feats_hash` (the config hash of the
-feature store it was trained on) instead of the feature config itself.
+wraps it). A training checkpoint (checkpoints/best.pt of asc.bin.train) carries `labels` and
+`feats_hash` (the config hash of the feature store it was trained on) instead of the feature config.
 """
 from __future__ import annotations
 
