@@ -3,6 +3,11 @@
 Every option has a default in its dataclass; a YAML file only overrides. Unknown keys and values of
 the wrong type are refused with the file and key named, because a misspelt option that is silently
 ignored costs a cluster run. YAML is read with the safe loader only.
+
+A settings block shared by several files is stated once: a mapping (the whole file, or a nested one)
+may name another file in `base: other.yaml` (relative to the file that names it); its keys are that
+file's mapping with this mapping's keys merged over it, key by key (`read_config`). The merged result
+is checked like any other, so an unknown key in either file is still refused.
 """
 from __future__ import annotations
 
@@ -37,6 +42,42 @@ def read_yaml(path: str | os.PathLike) -> dict:
     return data
 
 
+BASE = "base"
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """The mapping of a config file with every `base:` resolved (see the module docstring)."""
+    return _resolve_bases(read_yaml(path), Path(path), (Path(path).resolve(),))
+
+
+def _resolve_bases(data: dict, path: Path, chain: tuple[Path, ...]) -> dict:
+    """`data` (read from `path`) with its own and its nested mappings' `base:` files merged under it."""
+    data = {key: _resolve_bases(value, path, chain) if isinstance(value, dict) else value
+            for key, value in data.items()}
+    if BASE not in data:
+        return data
+    name = data.pop(BASE)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{path}: '{BASE}' must name a YAML file, found {name!r}")
+    base_path = path.parent / name
+    if base_path.resolve() in chain:
+        raise ConfigError(f"{path}: '{BASE}: {name}' leads back to itself "
+                          f"({' -> '.join(str(p) for p in chain + (base_path.resolve(),))})")
+    base = _resolve_bases(read_yaml(base_path), base_path, chain + (base_path.resolve(),))
+    return merge(base, data)
+
+
+def merge(base: Mapping, over: Mapping) -> dict:
+    """`over` merged over `base`: nested mappings key by key, anything else replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _yaml_error(path: Path, error: yaml.YAMLError) -> str:
     """One line naming the file, the line and the problem (PyYAML's own text spans several lines)."""
     mark = getattr(error, "problem_mark", None)
@@ -66,11 +107,17 @@ def from_dict(cls: type[T], data: Mapping[str, Any], source: str = "config") -> 
 
 def load_config(cls: type[T], path: str | os.PathLike | None = None,
                 overrides: Mapping[str, Any] | None = None) -> T:
-    """Defaults of `cls`, then the YAML file at `path`, then `overrides` (e.g. from the command line)."""
-    data: dict = read_yaml(path) if path else {}
+    """Defaults of `cls`, then the YAML file at `path` (its bases resolved), then `overrides` (e.g. from
+    the command line)."""
+    data: dict = read_config(path) if path else {}
+    return from_dict(cls, apply_overrides(data, overrides), source=str(path) if path else "config")
+
+
+def apply_overrides(data: dict, overrides: Mapping[str, Any] | None) -> dict:
+    """`data` with the dotted `overrides` ({"kd.temperature": 3}) set in place; returns it."""
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
-    return from_dict(cls, data, source=str(path) if path else "config")
+    return data
 
 
 def to_dict(obj) -> dict:

@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "egs" / "dcase2024_task1"
 CONF = RECIPE / "conf" / "embedded"
+SHARED_CONF = RECIPE / "conf" / "common"   # model and feature configs of every profile
 CPU_ENV = REPO / "tools" / "cpu_env.sh"
 DEFAULT_OUT = REPO / "bench" / "results.json"
 PYTHON = sys.executable

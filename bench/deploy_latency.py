@@ -1,7 +1,7 @@
 """Deployment: CPU latency per clip (batch 1) and throughput (batch 64) of Rep-Mobile's training form
 (multi-branch) against its fused form, and of the fused form in float16 against float32.
 
-The network is the recipe's default Rep-Mobile (conf/embedded/model_rep_mobile.yaml) with random
+The network is the recipe's default Rep-Mobile (conf/common/model_rep_mobile.yaml) with random
 weights and random BatchNorm statistics (so that fusing has real work to do). The fused form is
 `asc.models.reparameterize(model)`; the float32/float16 pair is the deployable file itself, written by
 `asc.prune.deploy.deploy_model` and read back by `asc.models.model_file.load_deployed(path, dtype)`. They run in turn,
@@ -25,13 +25,13 @@ from pathlib import Path
 
 import torch
 
-from common import CONF, by_mode, interleaved, merge_results, mode_of, parser, print_table, ratio
+from common import SHARED_CONF, by_mode, interleaved, merge_results, mode_of, parser, print_table, ratio
 
 TARGET = 1.5
 MAX_DIFF = 1e-4
 
 
-def random_rep_mobile(model_yaml: Path = CONF / "model_rep_mobile.yaml", seed: int = 0):
+def random_rep_mobile(model_yaml: Path = SHARED_CONF / "model_rep_mobile.yaml", seed: int = 0):
     """(name, options, model in eval mode) with random weights and BatchNorm statistics."""
     from asc.config import load_config
     from asc.models import ModelConfig, build_model
@@ -55,7 +55,7 @@ def deployed_pair(name: str, options: dict, model, folder: Path):
     from asc.models.model_file import load_deployed
     from asc.prune.deploy import deploy_model
 
-    features = dataclasses.asdict(load_feature_config(CONF / "feats_student.yaml"))
+    features = dataclasses.asdict(load_feature_config(SHARED_CONF / "feats_student.yaml"))
     deploy_model(model, name, options, folder, features, LABELS, precision="float16")
     return (load_deployed(folder / "model.pt", torch.float32)[0], load_deployed(folder / "model.pt", torch.float16)[0])
 
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     results = {k: {"latency_ms_batch1": round(1000 * lat[k], 3), f"clips_per_s_batch{big}": round(big / thr[k], 1)}
                for k in forms}
     details = {
-        "model": "rep_mobile (conf/embedded/model_rep_mobile.yaml, random weights)", "threads": torch.get_num_threads(),
+        "model": "rep_mobile (conf/common/model_rep_mobile.yaml, random weights)", "threads": torch.get_num_threads(),
         "throughput_batch": big,
         "target_speedup": TARGET, "max_abs_diff_allowed": MAX_DIFF, "forms": results, "complexity": complexity,
         "fused_max_abs_diff": float(f"{(ref - out_fused).abs().max():.3g}"),

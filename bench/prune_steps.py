@@ -3,7 +3,7 @@
 Two sources, the first that applies:
   --exp DIR   a finished pruning run (exp/prune/split<N>/ of the recipe): each step's complexity.json
               and model.pt (the fine-tuned network the step keeps);
-  planning    otherwise: the recipe's wide Rep-Mobile (conf/embedded/model_rep_mobile_wide.yaml) with
+  planning    otherwise: the recipe's wide Rep-Mobile (conf/common/model_rep_mobile_wide.yaml) with
               random weights, pruned step by step with the recipe's schedule and planning
               (conf/embedded/prune.yaml: asc.prune.schedule.step_targets, plan_step, apply_plan),
               without the fine-tuning, which changes the weights but not the shapes or the cost.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from common import CONF, by_mode, interleaved, merge_results, mode_of, parser, print_table, ratio
+from common import CONF, SHARED_CONF, by_mode, interleaved, merge_results, mode_of, parser, print_table, ratio
 from deploy_latency import random_rep_mobile
 
 
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         source, nets = str(args.exp), finished_steps(args.exp)
     else:
         source = "planned on model_rep_mobile_wide.yaml (random weights) with prune.yaml's schedule"
-        nets = planned_steps(CONF / "prune.yaml", CONF / "model_rep_mobile_wide.yaml", by_mode(mode, 2, None, None))
+        nets = planned_steps(CONF / "prune.yaml", SHARED_CONF / "model_rep_mobile_wide.yaml", by_mode(mode, 2, None, None))
     fused = [reparameterize(n) for n in nets]
     counts = [count_complexity(f, deploy=False) for f in fused]
     big = by_mode(mode, 8, 64, 64)

@@ -10,7 +10,7 @@ neighbour's load hits both alike. On a shared, loaded machine wall-clock times s
 `--clock cpu --threads 1` counts the CPU time of this process instead, which a neighbour barely
 changes. Prints a table and writes JSON (--out).
 
-    python bench/train_step.py --model-config egs/dcase2024_task1/conf/embedded/model_rep_mobile.yaml
+    python bench/train_step.py --model-config egs/dcase2024_task1/conf/common/model_rep_mobile.yaml
     python bench/train_step.py --feats egs/dcase2024_task1/dump/student/train_split100/feats.h5
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from asc.models import ModelConfig, build_model
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model-config", default="egs/dcase2024_task1/conf/embedded/model_rep_mobile.yaml")
+    p.add_argument("--model-config", default="egs/dcase2024_task1/conf/common/model_rep_mobile.yaml")
     p.add_argument("--feats", help="an existing feats.h5; default: a synthetic store of --clips clips")
     p.add_argument("--clips", type=int, default=1024)
     p.add_argument("--n-mels", type=int, default=256)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import (CONF, PYTHON, RECIPE, by_mode, env_variant, interleaved, merge_results, mode_of, parser,
+from common import (CONF, SHARED_CONF, PYTHON, RECIPE, by_mode, env_variant, interleaved, merge_results, mode_of, parser,
                     print_table, ratio)
 from train_step import Step, dataset_of, loader_of, synthetic_store
 
@@ -46,10 +46,10 @@ CLOCK = time.perf_counter
 
 def train_settings(train_yaml: str):
     """(ModelConfig, batch size, channels_last) of a training config of the recipe."""
-    from asc.config import load_config, read_yaml
+    from asc.config import load_config, read_config
     from asc.models import ModelConfig
 
-    cfg = read_yaml(CONF / train_yaml)
+    cfg = read_config(CONF / train_yaml)   # its base: resolved
     return load_config(ModelConfig, CONF / cfg["model_config"]), int(cfg["batch_size"]), bool(cfg["channels_last"])
 
 
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
                          f"{100 * ep['overhead']:+.1f} %", f"{100 * ep['overhead_cpu_time']:+.1f} %",
                          f"{100 * ep['read_share']:.1f} %", settings["channels_last_speedup"],
                          threads_speedup(settings)))
-        model_cfg_path = CONF / "model_rep_mobile.yaml"
+        model_cfg_path = SHARED_CONF / "model_rep_mobile.yaml"
         _, batch, channels_last = train_settings(MODELS["rep_mobile"])
         env_settings = subprocess_settings(model_cfg_path, by_mode(mode, 4, batch, batch),
                                            "channels_last" if channels_last else "contiguous",

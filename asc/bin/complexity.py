@@ -1,7 +1,7 @@
 """Print a model's DCASE complexity (params, parameter bytes, MACs, verdict) as JSON.
 
     python -m asc.bin.complexity --model rep_mobile [--options opts.yaml]
-    python -m asc.bin.complexity --config conf/embedded/model_rep_mobile.yaml
+    python -m asc.bin.complexity --config conf/common/model_rep_mobile.yaml
     python -m asc.bin.complexity --checkpoint exp/deploy/split100/model.pt --out complexity.json
 
 A model config is a YAML with `name` and `options` (conf/*/model_*.yaml), or a training config with

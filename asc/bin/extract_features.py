@@ -1,6 +1,6 @@
 """Extract log-mel features of one shard of a data directory (stage 2), or report whether any work is left.
 
-    python -m asc.bin.extract_features --config conf/embedded/feats_student.yaml \\
+    python -m asc.bin.extract_features --config conf/common/feats_student.yaml \\
         --data data/test --out dump/student/test --shard 2 --num-shards 4
     python -m asc.bin.extract_features --status --config ... --data data/test --out dump/student/test
 

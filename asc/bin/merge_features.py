@@ -1,7 +1,7 @@
 """Merge the finished shards of a feature extraction into OUT/feats.h5 (stage 2).
 
     python -m asc.bin.merge_features --out dump/student/test --num-shards 4 \\
-        [--data data/test] [--config conf/embedded/feats_student.yaml]
+        [--data data/test] [--config conf/common/feats_student.yaml]
 
 Every shard 1..N must be finished and come from the same config (and, with --config, from that
 one); the merged store is written atomically, checked against the data directory (with --data),

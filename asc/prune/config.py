@@ -4,6 +4,9 @@
 `asc.bin.train` (asc.train.config.TrainConfig: batch size, learning rate, augmentation, kd, ...). The
 pruner sets the model, its options, the weights it starts from, the epochs and the seed of each step
 itself, so those keys are refused there; the data paths come from the command line as for training.
+`finetune: {base: train_rep_mobile_kd.yaml, ...}` shares a training config's settings (its KD block,
+augmentation, batch size) instead of copying them; the model, epochs and seed of that base are the
+pruner's to set and are left out.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from asc.complexity import MAX_MACS, MAX_PARAM_BYTES
-from asc.config import load_config, read_yaml
+from asc.config import apply_overrides, from_dict, read_config, read_yaml
 from asc.errors import ConfigError
 from asc.prune.importance import CRITERIA
 from asc.prune.plan import Target
@@ -73,7 +76,10 @@ def load_prune_config(path: str | os.PathLike, overrides: dict[str, Any] | None 
     if taken:
         raise ConfigError(f"{path}: finetune.{taken[0]} is set by the pruner for each step "
                           f"(use steps, epochs_per_step and seed instead)")
-    return load_config(PruneConfig, path, overrides)
+    data = read_config(path)
+    if isinstance(data.get("finetune"), dict):   # what is left of them came from a base training config
+        data["finetune"] = {k: v for k, v in data["finetune"].items() if k not in PRUNER_KEYS}
+    return from_dict(PruneConfig, apply_overrides(data, overrides), source=str(path))
 
 
 def check_prune_config(cfg: PruneConfig, source: str = "config") -> None:

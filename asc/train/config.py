@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from asc.augment.pipeline import AugmentConfig
 from asc.config import load_config
+from asc.data.datadir import read_labels
 from asc.errors import ConfigError
 from asc.models import ModelConfig
 
@@ -76,6 +77,7 @@ def load_train_config(path: str | os.PathLike, overrides: dict[str, Any] | None 
     cfg = load_config(TrainConfig, path, overrides)
     resolve_model(cfg, Path(path).parent, str(path))
     validate(cfg, str(path))
+    classes_from_labels(cfg, str(path))
     return cfg
 
 
@@ -92,6 +94,19 @@ def resolve_model(cfg: TrainConfig, base: Path, source: str = "config") -> None:
     cfg.model, cfg.features = model.name, model.features
     cfg.model_options = {**model.options, **cfg.model_options}
     cfg.model_config = None
+
+
+def classes_from_labels(cfg: TrainConfig, source: str = "config") -> None:
+    """Set `model_options.n_classes` to the number of classes in the label list (data/labels.txt), so
+    that a new dataset needs no edit of the model configs; a config that states another number is
+    refused with both named. Without a label file on disk yet the trainer sets it when it reads one."""
+    if not cfg.labels or not Path(cfg.labels).is_file():
+        return
+    n = len(read_labels(cfg.labels))
+    stated = cfg.model_options.setdefault("n_classes", n)
+    if stated != n:
+        raise ConfigError(f"{source}: the model config says n_classes: {stated} but {cfg.labels} lists {n} "
+                          f"classes; remove n_classes from the model config (the label list decides it)")
 
 
 def validate(cfg: TrainConfig, source: str = "config") -> None:

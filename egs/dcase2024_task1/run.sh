@@ -67,6 +67,7 @@ if run_stage 2; then
   for feats in student teacher; do
     for set in train_split100 test; do
       fconf=$conf/feats_$feats.yaml out=dump/$feats/$set
+      [ -f $fconf ] || fconf=conf/common/feats_$feats.yaml   # a profile's own file wins over the shared one
       if python -m asc.bin.extract_features --status --config $fconf --data data/$set --out $out; then
         log 2 "$out/feats.h5 is complete; skipped"
         continue

@@ -22,7 +22,7 @@ from asc.features import extract
 from asc.features.logmel import LogMel, load_feature_config
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "egs" / "dcase2024_task1" / "conf" / "embedded"
+CONF = ROOT / "egs" / "dcase2024_task1" / "conf" / "common"
 STUDENT, TEACHER = CONF / "feats_student.yaml", CONF / "feats_teacher.yaml"
 N_CLIPS = 70            # three front-end batches of 32: shards of 1, 2 and 3 jobs differ
 

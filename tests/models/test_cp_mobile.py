@@ -65,7 +65,7 @@ def test_folding_is_exact_and_keeps_grn():
 
 
 def test_small_config_has_the_complexity_of_the_default_rep_mobile():
-    options = yaml.safe_load((CONF / "embedded" / "model_cp_mobile_small.yaml").read_text())["options"]
+    options = yaml.safe_load((CONF / "common" / "model_cp_mobile_small.yaml").read_text())["options"]
     small = count_complexity(build_model("cp_mobile", **options))
     rep = count_complexity(build_model("rep_mobile"))
     assert small.macs == rep.macs and small.params == rep.params + 2 * 6   # + GRN's gamma, beta

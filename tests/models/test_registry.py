@@ -43,7 +43,7 @@ def test_names_and_option_checking():
         register("_registry_test_linear")(_Linear)
 
 
-@pytest.mark.parametrize("profile", ["embedded", "tau22"])
+@pytest.mark.parametrize("profile", ["common"])   # shared by the embedded and tau22 profiles
 @pytest.mark.parametrize("stem", ["rep_mobile", "rep_mobile_wide", "baseline", "cp_mobile",
                                   "cp_mobile_small"])
 def test_shipped_model_configs_build(profile, stem):

@@ -89,3 +89,35 @@ def test_recipe_configs_load(profile, system):
     if profile == "tau22":   # the published GPU recipe
         assert (cfg.epochs, cfg.batch_size) == (150, 256)
         assert cfg.augment.freq_mixstyle.p == 0.4 and cfg.augment.freq_mixstyle.alpha == 0.3
+
+
+def test_the_class_count_comes_from_the_label_list(tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("dog\ncat\nrain\n")
+    write(tmp_path, {"name": "baseline", "options": {"base_channels": 8}}, "model_baseline.yaml")
+    path = write(tmp_path, {"model_config": "model_baseline.yaml"})
+    cfg = load_train_config(path, {**PATHS, "labels": str(labels)})
+    assert cfg.model_options == {"base_channels": 8, "n_classes": 3}
+
+
+def test_a_model_config_that_disagrees_with_the_labels_is_refused_naming_both(tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("dog\ncat\nrain\n")
+    write(tmp_path, {"name": "baseline", "options": {"n_classes": 10}}, "model_baseline.yaml")
+    path = write(tmp_path, {"model_config": "model_baseline.yaml"})
+    with pytest.raises(ConfigError, match=r"train\.yaml.*n_classes: 10 but .*labels\.txt lists 3 classes"):
+        load_train_config(path, {**PATHS, "labels": str(labels)})
+
+
+def test_recipe_students_share_their_settings_through_base():
+    """train_rep_mobile*.yaml state only what differs from the file they build on (asc.config base:)."""
+    for profile in ("embedded", "tau22"):
+        conf = RECIPE_CONF / profile
+        paths = {**PATHS, "kd.lambda_ce": 0.02, "kd.teacher_logits": "t.h5"}
+        plain = load_train_config(conf / "train_rep_mobile.yaml", PATHS)
+        kd = load_train_config(conf / "train_rep_mobile_kd.yaml", paths)
+        baseline = load_train_config(conf / "train_baseline.yaml", PATHS)
+        assert (plain.epochs, plain.lr, plain.augment) == (baseline.epochs, baseline.lr, baseline.augment)
+        assert (kd.epochs, kd.lr, kd.augment, kd.model_options) == (plain.epochs, plain.lr, plain.augment,
+                                                                      plain.model_options)
+        assert (kd.kd.lambda_ce, kd.kd.temperature) == (0.02, 2.0) and plain.kd.lambda_ce == 1.0
