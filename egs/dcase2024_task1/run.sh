@@ -25,23 +25,26 @@ train_opts=           # key=value overrides for every training run (stages 3-5),
 corpus_opts=          # extra make_corpus options, e.g. "--set dev.locations_per_city=1" (stage 0)
 prune_opts=           # key=value overrides for pruning, e.g. "steps=2 epochs_per_step=1" (stage 5)
 eval_set=             # TAU-format evaluation folder for the submission files; empty: <corpus>_eval
+expdir=exp            # stages 3-6 write here (a study over seeds: --expdir exp/<study>/seed<S>)
+dumpdir=dump          # stage 2 writes the features here, stages 3-6 read them
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--corpus PATH] [--profile embedded|tau22]
                 [--splits \"5 10 25 50 100\"] [--nj N] [--jobs N] [--cmd-backend local|slurm|sge] [--seed S]
-                [--eval-set DIR] [--teachers \"cp_resnet:student passt:teacher\"]
+                [--expdir exp] [--dumpdir dump] [--eval-set DIR] [--teachers \"cp_resnet:student passt:teacher\"]
                 [--students \"baseline rep_mobile rep_mobile_kd\"] [--ngpu N] [--train-opts \"k=v ...\"]
                 [--corpus-opts \"--set k=v ...\"] [--prune-opts \"k=v ...\"]
 Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning+deploy,
-        6 scoring, exp/RESULTS.md and submission files"
+        6 scoring, <expdir>/RESULTS.md and submission files"
 
 . ./db.sh
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
 . utils/job_pool.sh
+. steps/layout.sh       # where each stage's outputs go, from --expdir and --dumpdir
+. local/tables.sh       # the columns of the recipe's tables
 
 # Default corpus: the real one of db.sh for the tau22 profile, the generated one otherwise.
 [ -n "$corpus" ] || { [ "$profile" = tau22 ] && corpus=$TAU22 || corpus=$EMBEDDED; }
-split_dir=${split_dir:-$corpus}
 eval_set=${eval_set:-${corpus%/}_eval}
 conf=conf/$profile
 [ -d "$conf" ] || { echo "$0: no config folder $conf for --profile $profile" >&2; exit 1; }
@@ -58,15 +61,15 @@ if run_stage 0; then
 fi
 
 if run_stage 1; then
-  log 1 "data directories from $corpus -> data/"
-  python -m asc.bin.prepare_data --corpus "$corpus" --split-dir "$split_dir" --out data
+  log 1 "data directories from $corpus -> data/ (local/data.sh)"
+  local/data.sh ${split_dir:+--split-dir "$split_dir"} "$corpus" data
 fi
 
 if run_stage 2; then
   # Features of the supersets only: the smaller splits read the train_split100 store by utt id.
   for feats in student teacher; do
     for set in train_split100 test; do
-      fconf=$conf/feats_$feats.yaml out=dump/$feats/$set
+      fconf=$conf/feats_$feats.yaml out=$(feats_dir $dumpdir $feats $set)
       [ -f $fconf ] || fconf=conf/common/feats_$feats.yaml   # a profile's own file wins over the shared one
       if python -m asc.bin.extract_features --status --config $fconf --data data/$set --out $out; then
         log 2 "$out/feats.h5 is complete; skipped"
@@ -81,62 +84,59 @@ if run_stage 2; then
   done
 fi
 
-# Training jobs: one process on the CPU or on one GPU, torchrun with one process per GPU beyond that.
-train_py="python -m asc.bin.train" train_job=$train_cmd
-[ "$ngpu" -ge 1 ] && train_job="$cuda_cmd --gpu $ngpu"
-[ "$ngpu" -gt 1 ] && train_py="torchrun --standalone --nproc_per_node $ngpu -m asc.bin.train"
-. local/dir_opts.sh     # device impulse responses: dirs_folder, dir_opt, prune_dir_opt
-
 # Stages 3-5 train per split; the splits are independent, so with --jobs N > 1 they run N at once, each
-# split's jobs in order, its output in exp/log/stage<S>.split<N>.log (on this machine with cores/N threads
-# per job; on Slurm/SGE as N jobs queued at once). --jobs 1 runs them one after the other, on the screen.
-threads_opt=
-[ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads_opt="--num-threads $(pool_threads $jobs)"
+# split's jobs in order, its output in <expdir>/log/stage<S>.split<N>.log (on this machine with cores/N
+# threads per job; on Slurm/SGE as N jobs queued at once). --jobs 1 runs them one after the other, on the
+# screen. Every job is a step of steps/ (train, teacher logits, prune, score) with its inputs as arguments.
+labels=data/labels.txt
+student_feats=$(feats_h5 $dumpdir student train_split100) test_feats=$(feats_h5 $dumpdir student test)
+threads=0
+[ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads=$(pool_threads $jobs)
+# Training jobs: one process on the CPU or on one GPU, torchrun with one process per GPU beyond that.
+train_job=$train_cmd prune_job=$train_cmd
+[ "$ngpu" -ge 1 ] && train_job="$cuda_cmd --gpu $ngpu" prune_job="$cuda_cmd --gpu 1"
+train_step=(steps/train.sh --cmd "$train_job" --threads $threads --ngpu $ngpu --seed $seed
+            --dir-folder "$DIRS_FOLDER" --train-opts "$train_opts")
+
 per_split() {  # stage function: run function <split> for every split, --jobs at once
   local stage=$1 fn=$2 split
   if [ "$jobs" -le 1 ]; then
     for split in $splits; do $fn $split; done
     return
   fi
-  log $stage "splits $splits, $jobs at once, largest first (logs: exp/log/stage$stage.split<N>.log)"
+  log $stage "splits $splits, $jobs at once, largest first (logs: $expdir/log/stage$stage.split<N>.log)"
   pool_start $jobs
-  for split in $(largest_first $splits); do pool_run exp/log/stage$stage.split$split.log $fn $split; done
+  for split in $(largest_first $splits); do pool_run $expdir/log/stage$stage.split$split.log $fn $split; done
   pool_finish || { echo "$0: stage $stage failed for a split; its log is named above" >&2; exit 1; }
 }
 
 teachers_of_split() {
   # Teachers (PaSST fine-tuned from db.sh's PASST_CHECKPOINT if set, else from scratch), then their
   # ensemble's logits for every training clip of the split, computed once for stages 4 and 5.
-  local split=$1 members= teacher name feats exp init
+  local split=$1 dir members= teacher name feats init
+  dir=$(teach_dir $expdir $split)
   for teacher in $teachers; do
-    name=${teacher%%:*} feats=${teacher#*:} exp=exp/teach/split$split/${teacher%%:*}
-    init=
-    [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init="--init-checkpoint $PASST_CHECKPOINT"
-    log 3 "teacher $name on data/train_split$split -> $exp (log: $exp/train.log)"
-    $train_job $threads_opt $exp/log/train.log \
-      $train_py --config $conf/train_$name.yaml --train-data data/train_split$split \
-        --feats dump/$feats/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
-        $init $dir_opt seed=$seed $train_opts
-    members="$members $exp"
+    name=${teacher%%:*} feats=${teacher#*:} init=
+    [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init=$PASST_CHECKPOINT
+    log 3 "teacher $name on data/train_split$split -> $dir/$name (log: $dir/$name/log/train.log)"
+    "${train_step[@]}" --init "$init" $conf/train_$name.yaml data/train_split$split \
+      $(feats_h5 $dumpdir $feats train_split100) $labels $dir/$name ${PRETRAINED_DIR:+--pretrained-dir $PRETRAINED_DIR}
+    members="$members $dir/$name"
   done
-  log 3 "teacher ensemble logits ($members ) -> exp/teach/split$split/logits.h5"
-  $decode_cmd $threads_opt exp/teach/split$split/log/teacher_logits.log \
-    python -m asc.bin.teacher_logits --data data/train_split$split --labels data/labels.txt \
-      --out exp/teach/split$split/logits.h5 $members
+  log 3 "teacher ensemble logits ($members ) -> $dir/logits.h5"
+  steps/teacher_logits.sh --cmd "$decode_cmd" --threads $threads data/train_split$split $labels $dir/logits.h5 $members
 }
 
 students_of_split() {
   # The baseline and Rep-Mobile trained on the labels alone (the references) and Rep-Mobile distilled
   # from the stored teacher logits of stage 3, all with the same augmentations.
-  local split=$1 system exp kd
+  local split=$1 dir system kd
+  dir=$(kd_dir $expdir $split)
   for system in $students; do
-    exp=exp/kd/split$split/$system kd=
-    case $system in *_kd) kd="--teacher-logits exp/teach/split$split/logits.h5" ;; esac
-    log 4 "$system on data/train_split$split -> $exp (log: $exp/train.log)"
-    $train_job $threads_opt $exp/log/train.log \
-      $train_py --config $conf/train_$system.yaml --train-data data/train_split$split \
-        --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $exp \
-        $kd $dir_opt seed=$seed $train_opts
+    kd=
+    case $system in *_kd) kd="--teacher-logits $(teach_dir $expdir $split)/logits.h5" ;; esac
+    log 4 "$system on data/train_split$split -> $dir/$system (log: $dir/$system/log/train.log)"
+    "${train_step[@]}" $conf/train_$system.yaml data/train_split$split $student_feats $labels $dir/$system $kd
   done
 }
 
@@ -145,22 +145,20 @@ prune_split() {
   # the default width), then K steps of pruning and KD fine-tuning to the DCASE2024 limits
   # (conf/$profile/prune.yaml) and the deployable model: fused, float16, limits checked (the stage
   # fails if they are exceeded), float16 vs float32 measured.
-  local split=$1 wide=exp/kd/split$1/rep_mobile_wide_kd exp=exp/prune/split$1
-  log 5 "rep_mobile_wide_kd on data/train_split$split -> $wide (log: $wide/train.log)"
-  $train_job $threads_opt $wide/log/train.log \
-    $train_py --config $conf/train_rep_mobile_wide_kd.yaml --train-data data/train_split$split \
-      --feats dump/student/train_split100/feats.h5 --labels data/labels.txt --exp $wide \
-      --teacher-logits exp/teach/split$split/logits.h5 $dir_opt seed=$seed $train_opts
-  log 5 "pruning $wide -> $exp, deployable model -> exp/deploy/split$split (log: $exp/prune.log)"
-  $prune_job $threads_opt $exp/log/prune.log \
-    python -m asc.bin.prune --config $conf/prune.yaml --init $wide --train-data data/train_split$split \
-      --feats dump/student/train_split100/feats.h5 --teacher-logits exp/teach/split$split/logits.h5 \
-      --labels data/labels.txt --exp $exp --deploy-dir exp/deploy/split$split \
-      --test-data data/test --test-feats dump/student/test/feats.h5 $prune_dir_opt seed=$seed $prune_opts
+  local split=$1 wide logits exp deploy
+  wide=$(kd_dir $expdir $split)/rep_mobile_wide_kd logits=$(teach_dir $expdir $split)/logits.h5
+  exp=$(prune_dir $expdir $split) deploy=$(deploy_dir $expdir $split)
+  log 5 "rep_mobile_wide_kd on data/train_split$split -> $wide (log: $wide/log/train.log)"
+  "${train_step[@]}" $conf/train_rep_mobile_wide_kd.yaml data/train_split$split $student_feats $labels $wide \
+    --teacher-logits $logits
+  log 5 "pruning $wide -> $exp, deployable model -> $deploy (log: $exp/log/prune.log)"
+  steps/prune.sh --cmd "$prune_job" --threads $threads --seed $seed --dir-folder "$DIRS_FOLDER" \
+    --prune-opts "$prune_opts" --deploy-dir $deploy --test-data data/test --test-feats $test_feats \
+    $conf/prune.yaml $wide data/train_split$split $student_feats $logits $labels $exp
 }
 
 if run_stage 3; then
-  [ -d "$dirs_folder" ] || log 3 "no impulse responses at $dirs_folder: device IR augmentation off"
+  [ -d "$DIRS_FOLDER" ] || log 3 "no impulse responses at $DIRS_FOLDER: device IR augmentation off"
   per_split 3 teachers_of_split
 fi
 
@@ -168,37 +166,35 @@ if run_stage 4; then
   per_split 4 students_of_split
 fi
 
-prune_job=$train_cmd
-[ "$ngpu" -ge 1 ] && prune_job="$cuda_cmd --gpu 1"
 if run_stage 5; then
   per_split 5 prune_split
 fi
 
 if run_stage 6; then
-  # Each system of stage 4 (exp/kd/split<N>/<system>/, its checkpoints/best.pt) and the deployable
-  # model of stage 5 on the test set; the submission output for the evaluation set if there is one;
-  # then the split table from the scores.json files of those systems (not those of local/ablation_*.sh).
+  # Each system of stage 4 (its checkpoints/best.pt) and the deployable model of stage 5 on the test
+  # set; the submission output for the evaluation set if there is one; then the split table from the
+  # scores.json files of those systems (not those of local/ablation_*.sh).
   for split in $splits; do
     for system in $students; do
-      dir=exp/kd/split$split/$system
+      dir=$(kd_dir $expdir $split)/$system
       log 6 "scoring $dir on data/test -> $dir/score_test"
-      $decode_cmd $dir/score_test/log/score.log \
-        python -m asc.bin.score --checkpoint $dir --system $system --split $split \
-          --data data/test --feats dump/student/test/feats.h5 --labels data/labels.txt --out $dir/score_test
+      steps/score.sh --cmd "$decode_cmd" --split $split --feats $test_feats $dir $system data/test $labels \
+        $dir/score_test
     done
-    dir=exp/deploy/split$split
+    dir=$(deploy_dir $expdir $split)
     [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
     log 6 "scoring $dir/model.pt on data/test -> $dir/score_test"
-    $decode_cmd $dir/score_test/log/score.log \
-      python -m asc.bin.score --checkpoint $dir/model.pt --system rep_mobile_pruned --split $split \
-        --data data/test --feats dump/student/test/feats.h5 --labels data/labels.txt --out $dir/score_test
+    steps/score.sh --cmd "$decode_cmd" --split $split --feats $test_feats $dir/model.pt rep_mobile_pruned data/test \
+      $labels $dir/score_test
     if [ -f "$eval_set/meta.csv" ]; then
-      log 6 "submission output of $dir/model.pt for $eval_set -> exp/submission/split$split"
-      $decode_cmd exp/submission/split$split/log/submission.log \
-        python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out exp/submission/split$split
+      out=$(submission_dir $expdir $split)
+      log 6 "submission output of $dir/model.pt for $eval_set -> $out"
+      $decode_cmd $out/log/submission.log \
+        python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out $out
     fi
   done
-  log 6 "split table -> exp/RESULTS.md"
-  python -m asc.bin.results --exp exp/kd exp/deploy --out exp/RESULTS.md
-  cat exp/RESULTS.md
+  log 6 "split table -> $expdir/RESULTS.md"
+  python -m asc.bin.results --exp $(kd_dir $expdir) $(deploy_dir $expdir) --out $expdir/RESULTS.md \
+    --splits "$table_splits" --systems "$students rep_mobile_pruned"
+  cat $expdir/RESULTS.md
 fi

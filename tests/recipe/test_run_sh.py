@@ -26,7 +26,7 @@ def recipe_copy(tmp: Path) -> Path:
     for name in ("tools", "utils"):
         (tmp / name).symlink_to(ROOT / name)
     for entry in RECIPE.iterdir():
-        if entry.name in ("run.sh", "cmd.sh", "path.sh", "db.sh", "conf", "local", "utils"):
+        if entry.name in ("run.sh", "cmd.sh", "path.sh", "db.sh", "conf", "local", "utils", "steps"):
             (tmp / "egs" / "r" / entry.name).symlink_to(entry)
     return tmp / "egs" / "r"
 
@@ -116,7 +116,7 @@ def test_kd_ablation_tabulates_teacher_families_and_students_over_seeds(finished
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     # seed 0 is the recipe's: its teachers and students were found finished, not trained again
     assert not (r / "exp/ablation_kd/seed0/split100/cp_resnet").exists()
-    assert (r / "exp/ablation_kd/seed1/split100/cp_resnet/train.done").is_file()
+    assert (r / "exp/ablation_kd/seed1/teach/split100/cp_resnet/train.done").is_file()   # ./run.sh --expdir
     recipe_kd = json.loads((r / "exp/kd/split100/rep_mobile_kd/score_test/scores.json").read_text())
     ablation_kd = json.loads((r / "exp/ablation_kd/seed0/split100/score/rep_mobile_kd_ensemble/scores.json").read_text())
     assert ablation_kd["macro_accuracy"] == pytest.approx(recipe_kd["macro_accuracy"])
@@ -166,7 +166,8 @@ def test_calibration_judges_the_baseline_over_seeds(finished_recipe, tmp_path):
     assert strict.returncode == 1 and "not calibrated" in strict.stderr, strict.stderr[-3000:]
     assert "**FAIL**: split 100: macro accuracy in [40, 85] %" in readme.read_text()
     assert not (r / "exp/calibration/seed0/split100/baseline").exists()          # the recipe's run is used
-    assert (r / "exp/calibration/seed1/split100/baseline/train.done").is_file()
+    assert not list((r / "exp/calibration/seed0").glob("*/split100/baseline/train.done"))
+    assert (r / "exp/calibration/seed1/kd/split100/baseline/train.done").is_file()   # ./run.sh --expdir
     result = run_local_script(r, "calibration.sh", *args, "--strict", "false")
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "| 100 % | 2 |" in readme.read_text() and "| 5 % | 2 |" in readme.read_text()

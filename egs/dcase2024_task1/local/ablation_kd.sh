@@ -11,26 +11,32 @@
 #
 #   local/ablation_kd.sh [--splits "5 10 25 50 100"] [--seeds "0 1 2"] [--jobs 2] [--readme ../../README.md]
 #
-# Needs stages 0-2. Runs and scores go to exp/ablation_kd/seed<S>/split<N>/. For the recipe's own seed
-# (--recipe-seed, that of ./run.sh), the recipe's runs are used where they exist (stage 3's teachers and
-# ensemble logits, stage 4's rep_mobile and rep_mobile_kd = rep_mobile_kd_ensemble): the same command
-# finds them finished (the config hash is checked) instead of training them again. Finished runs are
-# skipped, so the same command resumes a killed run, and re-renders the tables of a finished one;
-# --train false only re-renders them from the scores written so far (cells short of runs say so).
-# --jobs chains (one seed and split each, largest splits first) run at once, with cores/jobs threads each.
+# Needs stages 0-2. Every seed is one recipe run, ./run.sh --stage 3 --stop-stage 4 --seed S --expdir
+# exp/ablation_kd/seed<S> (its teachers, their ensemble's logits, rep_mobile and rep_mobile_kd =
+# rep_mobile_kd_ensemble); for the recipe's own seed (--recipe-seed) the recipe's run in --recipe-expdir
+# (exp) is that run, found finished (the config hash is checked) instead of trained again. The rest of
+# the comparison goes to exp/ablation_kd/seed<S>/split<N>/ through the stage layer (steps/): each
+# family's logits and student, the ensemble's test logits, and every score (score/<system>/).
+# Finished runs are skipped, so the same command resumes a killed run, and re-renders the tables of a
+# finished one; --train false only re-renders them from the scores written so far (cells short of runs
+# say so). --jobs: splits at once in each recipe run, then (seed, split) chains at once, with cores/jobs
+# threads each.
 set -euo pipefail
 
 splits="5 10 25 50 100"
 seeds="0 1 2"
 jobs=2
 profile=embedded
-recipe_seed=0         # the recipe's runs (exp/teach, exp/kd) are this seed's; empty: never use them
+recipe_seed=0         # the seed of the recipe's run in --recipe-expdir; empty: never use it
+recipe_expdir=exp
+dumpdir=dump
 teachers="cp_resnet:student passt:teacher"
 train_opts=           # key=value overrides for every training run (as ./run.sh --train-opts)
 readme=               # a Markdown file with <!-- kd_ablation:begin --> ... <!-- kd_ablation:end --> lines
 train=true            # false: no training or scoring, only the tables of the scores written so far
 help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--jobs N] [--profile embedded|tau22]
-                [--recipe-seed S] [--teachers \"cp_resnet:student passt:teacher\"] [--train-opts \"k=v ...\"]
+                [--recipe-seed S] [--recipe-expdir exp] [--dumpdir dump]
+                [--teachers \"cp_resnet:student passt:teacher\"] [--train-opts \"k=v ...\"]
                 [--train false] [--readme FILE]"
 
 . ./db.sh
@@ -38,58 +44,57 @@ help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--job
 . utils/parse_options.sh
 . ./cmd.sh
 . utils/job_pool.sh
+. steps/layout.sh
+. local/tables.sh
 
-conf=conf/$profile
 root=exp/ablation_kd
-. local/train_score.sh  # train, score; dir_opt, threads
+threads=$(pool_threads $jobs)
+labels=data/labels.txt
 names=; for t in $teachers; do names="$names ${t%%:*}"; done
 families=$names; [ $(echo $names | wc -w) -gt 1 ] && families="$families ensemble"
 
-logits() {  # out data-set feats-set members...: the members' logits (and their mean) for one set's clips
-  local out=$1 set=$2 feats_set=$3; shift 3
-  $decode_cmd --num-threads $threads ${out%.h5}.log \
-    python -m asc.bin.teacher_logits --data data/$set --labels data/labels.txt --out $out $feats_set "$@"
-}
+run_dir() { seed_expdir $root $1 "$recipe_seed" $recipe_expdir; }   # seed: the recipe run of that seed
 
-chain() {  # seed split: every teacher, family and student of one seed and split, trained and scored
-  seed=$1 split=$2 dir=$root/seed$1/split$2
-  local recipe=false name feats exp init members= family fmembers m train_logits
-  [ "$seed" = "$recipe_seed" ] && recipe=true
-  echo "$(date '+%F %T') seed $seed split $split (recipe runs used: $recipe)"
+chain() {  # seed split: each family's logits and student, and every score, of one seed and split
+  local seed=$1 split=$2 run dir teach t name feats family member student logits
+  run=$(run_dir $seed) dir=$root/seed$1/split$2
+  teach=$(teach_dir $run $split)
+  local score=(steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split)
+  local logits_step=(steps/teacher_logits.sh --cmd "$decode_cmd" --threads $threads)
+  echo "$(date '+%F %T') seed $seed split $split (the recipe run in $run)"
   for t in $teachers; do
-    name=${t%%:*} feats=${t#*:} exp=$dir/$name init=
-    $recipe && exp=exp/teach/split$split/$name
-    [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init="--init-checkpoint $PASST_CHECKPOINT"
-    train $exp train_$name.yaml --feats dump/$feats/train_split100/feats.h5 $init
-    score $exp $name dump/$feats/test/feats.h5
-    members="$members $exp"
+    name=${t%%:*} feats=${t#*:}
+    "${score[@]}" --feats $(feats_h5 $dumpdir $feats test) $teach/$name $name data/test $labels $dir/score/$name
   done
   for family in $families; do
-    fmembers=$members
+    logits=$teach/logits.h5 student=$(kd_dir $run $split)/rep_mobile_kd        # the run's ensemble and its student
     if [ $family != ensemble ]; then
-      fmembers=
-      for m in $members; do if [ "${m##*/}" = $family ]; then fmembers=$m; fi; done
+      logits=$dir/logits_$family.h5 student=$dir/rep_mobile_kd_$family
+      "${logits_step[@]}" data/train_split$split $labels $logits $teach/$family
+      steps/train.sh --cmd "$train_cmd" --threads $threads --seed $seed --dir-folder "$DIRS_FOLDER" \
+        --train-opts "$train_opts" conf/$profile/train_rep_mobile_kd.yaml data/train_split$split \
+        $(feats_h5 $dumpdir student train_split100) $labels $student --teacher-logits $logits
+    else
+      "${logits_step[@]}" --feats-set test data/test $labels $dir/test_logits_ensemble.h5 \
+        $(for t in $teachers; do echo $teach/${t%%:*}; done)
+      "${score[@]}" $dir/test_logits_ensemble.h5 ensemble data/test $labels $dir/score/ensemble
     fi
-    train_logits=$dir/logits_$family.h5
-    [ $family = ensemble ] && $recipe && train_logits=exp/teach/split$split/logits.h5
-    logits $train_logits train_split$split "" $fmembers
-    [ $family = ensemble ] && { logits $dir/test_logits_ensemble.h5 test "--feats-set test" $fmembers
-                                 score $dir/test_logits_ensemble.h5 ensemble ""; }
-    exp=$dir/rep_mobile_kd_$family
-    [ $family = ensemble ] && $recipe && exp=exp/kd/split$split/rep_mobile_kd
-    train $exp train_rep_mobile_kd.yaml --feats dump/student/train_split100/feats.h5 --teacher-logits $train_logits
-    score $exp rep_mobile_kd_$family dump/student/test/feats.h5
+    "${score[@]}" --feats $(feats_h5 $dumpdir student test) $student rep_mobile_kd_$family data/test $labels \
+      $dir/score/rep_mobile_kd_$family
   done
-  exp=$dir/rep_mobile
-  $recipe && exp=exp/kd/split$split/rep_mobile
-  train $exp train_rep_mobile.yaml --feats dump/student/train_split100/feats.h5
-  score $exp rep_mobile dump/student/test/feats.h5
+  "${score[@]}" --feats $(feats_h5 $dumpdir student test) $(kd_dir $run $split)/rep_mobile rep_mobile data/test \
+    $labels $dir/score/rep_mobile
   echo "$(date '+%F %T') seed $seed split $split done"
 }
 
-echo "$(date '+%F %T') [ablation_kd] splits: $splits; seeds: $seeds; teachers:$names; $jobs chains at once," \
+echo "$(date '+%F %T') [ablation_kd] splits: $splits; seeds: $seeds; teachers:$names; $jobs jobs at once," \
      "$threads thread(s) each; logs: $root/seed<S>/split<N>/chain.log"
 if $train; then
+  for seed in $seeds; do
+    ./run.sh --stage 3 --stop-stage 4 --profile $profile --splits "$splits" --jobs $jobs --seed $seed \
+      --expdir $(run_dir $seed) --dumpdir $dumpdir --teachers "$teachers" --students "rep_mobile rep_mobile_kd" \
+      --train-opts "$train_opts"
+  done
   pool_start $jobs
   for split in $(largest_first $splits); do
     for seed in $seeds; do
@@ -118,14 +123,14 @@ out=$root/README.md
     notes=--no-notes
     [ $metric = unseen_devices ] && notes=      # the notes (test set, provenance) once, at the end
     python -m asc.bin.results --exp $root --out $root/$metric.md --metric $metric --systems "$systems" --compact \
-      $notes >&2
+      --splits "$table_splits" $notes >&2
     cat $root/$metric.md
     echo
   done
   # The claims the tables support: each teacher family, and the student distilled from it, against the
   # student trained on the labels alone.
   pairs=; for family in $families; do pairs="$pairs $family:rep_mobile rep_mobile_kd_$family:rep_mobile"; done
-  python -m asc.bin.compare --exp $root --out $root/compare.md $pairs >&2
+  python -m asc.bin.compare --exp $root --out $root/compare.md --splits "$table_splits" $pairs >&2
   cat $root/compare.md
   echo
   echo "Differences built by \`python -m asc.bin.compare\` from the same scores.json files."

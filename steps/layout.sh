@@ -1,0 +1,27 @@
+# Where a recipe's stages keep their outputs, from its --expdir and --dumpdir: the one place these paths
+# are spelled out, for run.sh and the local/ scripts of every recipe (sourced). Each function prints a
+# path built from its arguments only.
+#
+#   feats_dir DUMPDIR KIND SET      the feature folder of one data set (KIND: a feats_<KIND>.yaml front end)
+#   feats_h5 DUMPDIR KIND SET       its feature store
+#   teach_dir EXPDIR [SPLIT]        the teachers (<name>/) and their ensemble logits (logits.h5) of a split
+#   kd_dir EXPDIR [SPLIT]           the systems trained on the labels or distilled (<system>/)
+#   prune_dir EXPDIR [SPLIT]        the pruning run of a split
+#   deploy_dir EXPDIR [SPLIT]       the deployable model of a split (model.pt, complexity.json)
+#   submission_dir EXPDIR [SPLIT]   the DCASE submission files of a split
+#   seed_expdir ROOT SEED [RECIPE_SEED RECIPE_EXPDIR]
+#                                   the --expdir of one seed of a study: ROOT/seed<SEED>, or RECIPE_EXPDIR
+#                                   for the recipe's own seed (its finished runs are used, not redone)
+# Without SPLIT: the folder of all splits (e.g. to collect their scores).
+
+feats_dir() { echo "$1/$2/$3"; }
+feats_h5() { echo "$(feats_dir "$@")/feats.h5"; }
+_split_dir() { echo "$1/$2${3:+/split$3}"; }
+teach_dir() { _split_dir "$1" teach "${2:-}"; }
+kd_dir() { _split_dir "$1" kd "${2:-}"; }
+prune_dir() { _split_dir "$1" prune "${2:-}"; }
+deploy_dir() { _split_dir "$1" deploy "${2:-}"; }
+submission_dir() { _split_dir "$1" submission "${2:-}"; }
+seed_expdir() {
+  if [ -n "${4:-}" ] && [ "$2" = "${3:-}" ]; then echo "$4"; else echo "$1/seed$2"; fi
+}
