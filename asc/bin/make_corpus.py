@@ -20,7 +20,8 @@ from asc.errors import AscError
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="make_corpus", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m asc.bin.make_corpus", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="corpus YAML (defaults of asc.data.embedded.config when omitted)")
     p.add_argument("--out", required=True, help="folder of the development corpus")
     p.add_argument("--eval-out", help="folder of the evaluation set (default: <out>_eval)")

@@ -27,7 +27,8 @@ EVAL_MARKER = "prepare_eval"
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="prepare_data", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m asc.bin.prepare_data", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", required=True, help="TAU22-format development folder (audio/, meta.csv)")
     p.add_argument("--split-dir", help="folder of split5.csv ... split100.csv and test.csv (default: --corpus)")
     p.add_argument("--out", required=True, help="folder of the data directories (e.g. data)")

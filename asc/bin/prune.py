@@ -38,7 +38,7 @@ from asc.rerun import write_rerun_script
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    p = argparse.ArgumentParser(prog="asc.bin.prune", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m asc.bin.prune", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="pruning YAML (conf/<profile>/prune.yaml)")
     p.add_argument("--init", required=True, help="start model: training experiment directory or checkpoint")

@@ -33,7 +33,7 @@ from asc.models.checkpoint_file import load_model
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    p = argparse.ArgumentParser(prog="asc.bin.prune_report", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m asc.bin.prune_report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", help="finished pruning experiment directories")
     p.add_argument("--test-data", required=True, help="data directory of the test set")

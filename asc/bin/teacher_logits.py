@@ -34,7 +34,8 @@ from asc.train.predict import predict_logits
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    p = argparse.ArgumentParser(prog="asc.bin.teacher_logits", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m asc.bin.teacher_logits", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("teachers", nargs="+", help="experiment directories of trained teachers")
     p.add_argument("--data", required=True, help="data directory whose clips get logits")
     p.add_argument("--out", required=True, help="HDF5 file to write (e.g. exp/teach/split25/logits.h5)")

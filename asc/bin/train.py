@@ -29,7 +29,7 @@ from asc.rerun import write_rerun_script
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    p = argparse.ArgumentParser(prog="asc.bin.train", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m asc.bin.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="training YAML (conf/<profile>/train_*.yaml)")
     p.add_argument("--exp", required=True, help="experiment directory to write (or resume)")
