@@ -87,9 +87,26 @@ chain() {  # seed split: each family's logits and student, and every score, of o
   echo "$(date '+%F %T') seed $seed split $split done"
 }
 
+recipe_teachers_match() {  # split: false (with the reason) if the recipe run's ensemble has other members
+  local marker members=
+  marker=$(teach_dir $recipe_expdir $1)/logits.done
+  [ -f $marker ] || return 0
+  for t in $teachers; do members="$members $(teach_dir $recipe_expdir $1)/${t%%:*}"; done
+  python - $marker $members <<'PY'
+import json, sys
+found = json.load(open(sys.argv[1])).get("members", [])
+if found != sys.argv[2:]:
+    sys.exit(f"{sys.argv[1]}: the recipe run's teacher ensemble is {' '.join(found)}, not {' '.join(sys.argv[2:])}; "
+             f"give --teachers as ./run.sh's teachers (or --recipe-seed '' to train every seed apart)")
+PY
+}
+
 echo "$(date '+%F %T') [ablation_kd] splits: $splits; seeds: $seeds; teachers:$names; $jobs jobs at once," \
      "$threads thread(s) each; logs: $root/seed<S>/split<N>/chain.log"
 if $train; then
+  if [ -n "$recipe_expdir" ] && [[ " $seeds " == *" $recipe_seed "* ]]; then   # before anything rewrites it
+    for split in $splits; do recipe_teachers_match $split || exit 1; done
+  fi
   for seed in $seeds; do
     ./run.sh --stage 3 --stop-stage 4 --profile $profile --splits "$splits" --jobs $jobs --seed $seed \
       --expdir $(run_dir $seed) --dumpdir $dumpdir --teachers "$teachers" --students "rep_mobile rep_mobile_kd" \
