@@ -46,8 +46,8 @@ def imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-def main() -> int:
-    root = Path(__file__).resolve().parent.parent
+def upward_imports(root: Path) -> list[str]:
+    """One line per import that points up, in the tree at `root`."""
     upward = []
     for path in sorted((root / "asc").rglob("*.py")):
         rel = path.relative_to(root)
@@ -58,6 +58,11 @@ def main() -> int:
         for line, target in imports(path):
             if floor(target) > here:
                 upward.append(f"{rel}:{line}: {module} imports {target} (floor {floor(target)} > {here})")
+    return upward
+
+
+def main() -> int:
+    upward = upward_imports(Path(__file__).resolve().parent.parent)
     print("\n".join(upward) or "no upward imports")
     return 1 if upward else 0
 
