@@ -6,7 +6,9 @@
 Every model maps log-mel input [batch, 1, mels, frames] to logits [batch, classes].
 A model config (conf/<profile>/model_*.yaml) names the model, the features it reads and its options,
 `{name: rep_mobile, features: student, options: {...}}`, read into ModelConfig and built with
-build_from_config.
+build_from_config; the class count is not among the options there: training sets it from the label list.
+Saved models: `checkpoint_file` (one dict per file), `model_file` (any saved model for evaluation,
+including the deployable float16 file of stage 5).
 """
 from __future__ import annotations
 
