@@ -54,6 +54,7 @@ class ScoreJob:
     split: int | None = None    # training split; default from a `split<N>` folder in the path
     batch_size: int = 256
     device: str = "cpu"
+    compute_dtype: str = "float32"   # what the model computes in, whatever its file stores
 
 
 def is_logits_file(path: str | os.PathLike) -> bool:
@@ -98,7 +99,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     from asc.eval.metrics import compute_scores
     from asc.eval.model_file import load_for_eval
 
-    loaded = load_for_eval(checkpoint, job.device)
+    loaded = load_for_eval(checkpoint, job.device, job.compute_dtype)
     labels = read_labels(job.labels)
     _check_labels(loaded, labels, job.labels)
     if not check_store_matches(store, loaded.feats_hash, str(loaded.path)):

@@ -10,7 +10,8 @@
                                         float16 check failed)
 
 The file holds only containers, strings, numbers and tensors, so `torch.load(weights_only=True)`
-reads it; `load_deployed(path)` rebuilds the network in float32 or float16:
+reads it; `load_deployed(path)` rebuilds the network in float32 (the default, whatever the stored
+precision: the stored bytes stay float16, the CPU computes at full speed) or, when asked, float16:
 
     model, features, labels = load_deployed("exp/deploy/split25/model.pt", dtype=torch.float16)
     front_end = LogMel(from_dict(FeatureConfig, features))     # asc.features.logmel
@@ -37,6 +38,11 @@ from asc.models import reparameterize
 from asc.train.checkpoint import load_model
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
+# What a loaded model computes in. float32 by default whatever the file stores: a CPU without native
+# half-precision arithmetic emulates float16 convolutions (~15x slower here), and the float16 weights
+# are exactly representable in float32, so the outputs are those of the stored model either way.
+COMPUTE_DTYPES = DTYPES
+DEFAULT_COMPUTE_DTYPE = "float32"
 DONE = "deploy"
 REQUIRED = ("model_name", "model_options", "state_dict", "deployed", "precision", "features", "labels",
             "complexity")
@@ -44,6 +50,13 @@ REQUIRED = ("model_name", "model_options", "state_dict", "deployed", "precision"
 
 class DeployError(AscError):
     """The model cannot be deployed: outside the limits, or float16 loses too much accuracy."""
+
+
+def compute_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a --compute-dtype choice (float32 or float16)."""
+    if name not in COMPUTE_DTYPES:
+        raise AscError(f"compute dtype '{name}': choose one of {', '.join(COMPUTE_DTYPES)}")
+    return COMPUTE_DTYPES[name]
 
 
 def deploy_model(model: nn.Module, model_name: str, model_options: dict, out_dir: str | os.PathLike,
