@@ -27,7 +27,7 @@ import torch.nn as nn
 from asc.data.audio import AudioWarning, load_audio
 from asc.errors import AscError
 from asc.eval.model_file import load_deployable
-from asc.prune.deploy import DEFAULT_COMPUTE_DTYPE
+from asc.prune.deploy import DEFAULT_COMPUTE_DTYPE, model_dtype
 from asc.features.logmel import FeatureConfig, LogMel
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
@@ -71,8 +71,9 @@ class AudioClassifier:
                  batch_size: int = 64, precision: str | None = None):
         self.device = torch.device(device)
         self.precision = precision      # storage precision of the model file's weights
+        self.complexity: dict | None = None   # the complexity report stored in the model file
         self.model = model.to(self.device).eval()
-        self.dtype = next(self.model.parameters()).dtype     # the compute dtype the model was loaded in
+        self.dtype = model_dtype(self.model)          # the compute dtype the model was loaded in
         self.features = features
         self.labels = list(labels)
         self.front = LogMel(features).to(self.device)
@@ -84,7 +85,9 @@ class AudioClassifier:
         """The classifier of a deployable model file (exp/deploy/split<N>/model.pt), computing in
         `compute_dtype` (float32 by default, whatever precision the file stores)."""
         loaded = load_deployable(path, device, compute_dtype)
-        return cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+        classifier = cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+        classifier.complexity = loaded.complexity
+        return classifier
 
     def prepare(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
         """The clips of one file at the model's rate, and the warnings about it; AscError if unreadable."""

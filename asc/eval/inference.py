@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from asc.data.feature_store import FeatureStore
 from asc.errors import InputError
+from asc.prune.deploy import model_dtype
 from asc.train.predict import predict_logits
 
 
@@ -48,7 +49,7 @@ def predict_probs(model: nn.Module, store: FeatureStore, utts: list[str], batch_
     store.check_covers(utts, "the data directory")
     device = torch.device(device)
     model.to(device)
-    dtype = next(model.parameters()).dtype          # float16 when the user asked to compute in it
+    dtype = model_dtype(model)          # float16 when the user asked to compute in it
     clips = StoreClips(store, utts) if dtype == torch.float32 else CastClips(StoreClips(store, utts), dtype)
     logits = predict_logits(model, clips, device, batch_size=batch_size)
     return torch.softmax(logits.double(), dim=1).numpy()

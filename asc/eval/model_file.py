@@ -44,6 +44,7 @@ class LoadedModel:
     feats_hash: str | None               # config hash of the features the model reads
     precision: str | None                # storage precision of a deployable file
     exp_dir: Path | None                 # the experiment directory of a training checkpoint
+    complexity: dict | None = None       # the complexity report stored in a deployable file
 
 
 def load_for_eval(path: str | os.PathLike, map_location: str = "cpu",
@@ -51,6 +52,8 @@ def load_for_eval(path: str | os.PathLike, map_location: str = "cpu",
     """Load any saved model of this project (experiment directory, checkpoint or deployable file),
     computing in `compute_dtype` (float32 unless asked otherwise, whatever the file stores)."""
     file, exp_dir = resolve_checkpoint(path)
+    if load_checkpoint(file).get("precision") == "int8":
+        return load_deployable(file, map_location, compute_dtype)    # the int8 network, run as stored
     model, ckpt = load_model(file, map_location)
     model.to(compute_dtype_of(compute_dtype))
     features = None
@@ -80,7 +83,8 @@ def load_deployable(path: str | os.PathLike, map_location: str = "cpu",
     ckpt = load_checkpoint(path)
     config = feature_config_from(features, path)
     return LoadedModel(model=model, path=path, model_name=str(ckpt["model_name"]), deployed=True, labels=labels,
-                       features=config, feats_hash=config.hash(), precision=ckpt.get("precision"), exp_dir=None)
+                       features=config, feats_hash=config.hash(), precision=ckpt.get("precision"), exp_dir=None,
+                       complexity=ckpt.get("complexity"))
 
 
 def feature_config_from(data, source: str | os.PathLike) -> FeatureConfig:

@@ -114,7 +114,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
                                       f"{len(labels)} classes")
     scores = compute_scores(truth, probs, devices, labels).to_dict()
     figures = model_figures(loaded.model.cpu(), (1, store.n_mels, store.n_frames),
-                            loaded.precision or "float16")
+                            loaded.precision or "float16", loaded.complexity)
     result = _result(job, loaded, system, split, store, scores, figures)
     _write_outputs(job.out, result, data.utts, truth, devices, probs, labels)
     return result

@@ -76,7 +76,7 @@ def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, 
     text = submission_text(kept, np.array(probs).reshape(len(kept), len(columns)))
     features = classifier.features
     figures = model_figures(classifier.model.cpu(), (1, features.n_mels, features.clip_frames),
-                            classifier.precision or "float16")
+                            classifier.precision or "float16", classifier.complexity)
     write_complexity(out / COMPLEXITY, submission_complexity(figures), model_file)
     failed = len(names) - len(kept)
     if failed:
