@@ -10,6 +10,9 @@ weights and random BatchNorm statistics (so that fusing has real work to do). Th
                      computes in float32 (target: >= 0.95x the float32 speed, the same top class)
     float16_compute  the same file computing in float16 (--compute-dtype float16): emulated and slow
                      on a CPU without native half-precision arithmetic; reported, not a target
+    int8             the same network quantised as stage 5 does at precision int8
+                     (asc.models.quantized: x86/fbgemm kernels; observers calibrated on random batches
+                     instead of quantisation-aware training, which changes the scales, not the speed)
     onnx             the float16 file exported by asc.bin.export (no front end), run by onnxruntime
                      on the same number of threads (when onnxruntime is installed) They run in turn,
 round after round, under torch.inference_mode, on one thread by default (as a device running one
@@ -106,9 +109,21 @@ def timed(models: dict, batch: int, calls: int, rounds: int) -> dict[str, float]
     return {k: v / calls for k, v in seconds.items()}
 
 
+def int8_network(model):
+    """The int8 network (converted, x86 kernels) of `model`, its observers calibrated on random batches."""
+    from asc.models.quantized import convert, from_float
+
+    qat = from_float(model)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for _ in range(4):
+            qat(torch.randn(16, 1, 256, 65, generator=gen))
+    return convert(qat)
+
+
 def input_dtype(model) -> torch.dtype:
     """The dtype a model computes in (an onnxruntime callable takes float32)."""
-    return next(model.parameters()).dtype if isinstance(model, torch.nn.Module) else torch.float32
+    return next(model.parameters(), torch.zeros(())).dtype if isinstance(model, torch.nn.Module) else torch.float32
 
 
 def main(argv=None) -> int:
@@ -125,6 +140,7 @@ def main(argv=None) -> int:
 
     name, options, model = random_rep_mobile()
     fused = reparameterize(model)
+    int8 = int8_network(model)
     fp32 = fused      # the float32 deployment form (a float32 file of it would exceed the 128 kB limit)
     with tempfile.TemporaryDirectory() as tmp:
         stored16, fp16 = deployed_pair(name, options, model, Path(tmp))
@@ -134,8 +150,9 @@ def main(argv=None) -> int:
         ref, out_fused = model(x), fused(x)
         out32, out_stored, out16 = fp32(x), stored16(x), fp16(x.half()).float()
         out_onnx = onnx(x) if onnx is not None else None
+        out_int8 = int8(x)
     rounds = by_mode(mode, 1, 3, 5)
-    fast = {"training": model, "float32": fp32, "float16_stored": stored16}
+    fast = {"training": model, "float32": fp32, "float16_stored": stored16, "int8": int8}
     if onnx is not None:
         fast["onnx"] = onnx
     lat = timed(fast, 1, by_mode(mode, 2, 10, 30), rounds)
@@ -155,6 +172,7 @@ def main(argv=None) -> int:
         "float16_top1_agreement": round(float((out32.argmax(1) == out16.argmax(1)).float().mean()), 4),
         "float16_stored_max_abs_diff": float(f"{(out32 - out_stored).abs().max():.3g}"),
         "float16_stored_top1_agreement": round(float((out32.argmax(1) == out_stored.argmax(1)).float().mean()), 4),
+        "int8_top1_agreement": round(float((out32.argmax(1) == out_int8.argmax(1)).float().mean()), 4),
         "onnx_max_abs_diff_vs_float16_stored": (None if out_onnx is None
                                                 else float(f"{(out_stored - out_onnx).abs().max():.3g}")),
         "note": "fused_speedup = training-form latency / fused latency at batch 1; <format>_speed = float32 "
@@ -170,6 +188,8 @@ def main(argv=None) -> int:
         "float16_stored_speed_vs_float32_batch64": ratio(thr["float32"], thr["float16_stored"]),
         "float16_compute_speed_vs_float32": ratio(lat["float32"], lat["float16_compute"]),
         "onnx_speed_vs_float32": ratio(lat["float32"], lat["onnx"]) if onnx is not None else None,
+        "int8_speed_vs_float32": ratio(lat["float32"], lat["int8"]),
+        "int8_speed_vs_float32_batch64": ratio(thr["float32"], thr["int8"]),
     }
     print_table(f"Rep-Mobile on the CPU ({torch.get_num_threads()} thread(s))",
                 [(k, r["latency_ms_batch1"], r[f"clips_per_s_batch{big}"]) for k, r in results.items()],
