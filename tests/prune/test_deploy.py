@@ -131,6 +131,18 @@ def test_stage_5_at_int8_fine_tunes_with_fake_quantisation_and_stores_int8_weigh
     with torch.no_grad():
         out = model(torch.randn(3, *INPUT_SHAPE))
     assert out.shape == (3, len(LABELS)) and out.dtype == torch.float32
+    # asc.bin.infer classifies audio with the int8 file alone
+    import numpy as np
+    import soundfile as sf
+
+    from asc.bin import infer
+
+    rate = features["sample_rate"]
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(int(1.5 * rate))).astype(np.float32), rate)
+    assert infer.main(["--model", str(deploy / "model.pt"), str(wav), "--out", str(tmp_path / "out.tsv")]) == 0
+    row = (tmp_path / "out.tsv").read_text().splitlines()[1].split("\t")
+    assert row[1] in LABELS and abs(sum(map(float, row[2:-1])) - 1) < 1e-4
 
 
 def test_complexity_at_int8_counts_the_stored_bytes_of_the_quantised_form(capsys):
