@@ -109,6 +109,8 @@ def prune_hash(cfg: PruneConfig, init: str) -> str:
     """A short hash of everything that changes the steps' results (deploy and runtime options excluded)."""
     data = dataclasses.asdict(cfg)
     data.pop("deploy")
+    if cfg.target.precision != "int8":      # QAT runs only for int8: float16 runs keep their hash
+        data.pop("qat")
     for key in RUNTIME_KEYS:
         data["finetune"].pop(key, None)
     data["init"] = str(init)
