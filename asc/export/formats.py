@@ -1,8 +1,8 @@
 """TorchScript and ONNX files of a deployable model, and the input contract written beside each.
 
 What is exported is the deployment form read from exp/deploy/split<N>/model.pt, computing in float32
-(the float16-stored weights are exact in float32), optionally preceded by its log-mel front end
-(asc.export.logmel_graph):
+(the float16-stored weights are exact in float32; an int8 file exports its int8 network, to
+TorchScript only), optionally preceded by its log-mel front end (asc.export.logmel_graph):
 
     with the front end     input  wave    float32 [batch, clip_samples]   mono, at the model's rate
     without it             input  logmel  float32 [batch, 1, n_mels, frames]
@@ -54,7 +54,7 @@ class Exportable:
 def exportable(network: nn.Module, features: FeatureConfig, labels: list[str], front_end: bool,
                batch: int = 2) -> Exportable:
     """The network (float32, eval) with or without its front end, and a random example batch."""
-    network = network.float().eval()
+    network = (network.float() if any(True for _ in network.parameters()) else network).eval()   # int8: as is
     gen = torch.Generator().manual_seed(0)
     if front_end:
         example = 0.1 * torch.randn(batch, features.clip_samples, generator=gen)
@@ -110,7 +110,8 @@ def contract(item: Exportable, fmt: str, source: str | os.PathLike, precision: s
         "sample_rate": f.sample_rate, "clip_seconds": f.clip_seconds, "clip_samples": f.clip_samples,
         "channels": 1, "front_end_included": item.input_name == "wave",
         "features": dataclasses.asdict(f),
-        "source": str(source), "stored_precision": precision, "compute_dtype": "float32",
+        "source": str(source), "stored_precision": precision,
+        "compute_dtype": "int8 (x86 quantized kernels)" if precision == "int8" else "float32",
         "max_abs_diff_vs_package": diff, "torch": torch.__version__,
     }
 
@@ -127,6 +128,9 @@ def export_deployed(model_path: str | os.PathLike, fmt: str, out: str | os.PathL
     from asc.eval.model_file import load_deployable
 
     loaded = load_deployable(model_path)
+    if loaded.precision == "int8" and fmt == "onnx":
+        raise ExportError(f"{model_path}: an int8 model exports to TorchScript only (torch's ONNX exporter does "
+                          f"not carry its quantized x86 kernels); use --format torchscript")
     item = exportable(loaded.model, loaded.features, loaded.labels, front_end)
     diff = export_file(item, fmt, out)
     info = contract(item, fmt, model_path, loaded.precision, diff)

@@ -164,3 +164,26 @@ def test_a_training_checkpoint_is_refused_in_one_line_and_nothing_is_written(mod
     err = capsys.readouterr().err
     assert err.startswith("export: ") and "not a deployed model" in err and str(ckpt) in err
     assert not list(tmp_path.glob("m.ts*"))
+
+
+def test_an_int8_model_exports_to_torchscript_and_refuses_onnx_clearly(real_clips, tmp_path, capsys):
+    from asc.models.quantized import from_float
+
+    qat = from_float(tiny_model())
+    with torch.no_grad():
+        for _ in range(3):                          # calibrate the observers (QAT does this while training)
+            qat(LogMel(STUDENT)(torch.from_numpy(real_clips)).unsqueeze(1))
+    folder = tmp_path / "deploy"
+    deploy_model(qat, "rep_mobile_int8", TINY, folder, dataclasses.asdict(STUDENT), LABELS, precision="int8")
+    out = tmp_path / "int8.ts"
+    assert export.main(["--model", str(folder / "model.pt"), "--format", "torchscript", "--no-front-end",
+                        "--out", str(out)]) == 0
+    logmel = LogMel(STUDENT)(torch.from_numpy(real_clips)).unsqueeze(1)
+    got = run_without_asc("torchscript", out, logmel.numpy(), tmp_path)
+    with torch.no_grad():
+        expected = load_deployable(folder / "model.pt").model(logmel).numpy()
+    assert np.abs(got - expected).max() <= MAX_ABS_DIFF
+    assert json.loads((tmp_path / "int8.ts.json").read_text())["stored_precision"] == "int8"
+    capsys.readouterr()
+    assert export.main(["--model", str(folder / "model.pt"), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 1
+    assert "TorchScript only" in capsys.readouterr().err and not (tmp_path / "x.onnx").exists()
