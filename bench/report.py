@@ -132,6 +132,18 @@ def latency_table(r: dict) -> list[str]:
             table(["Format", "ms per 1-s clip (batch 1)", f"clips/s (batch {big})", "Test macro accuracy"], rows)]
 
 
+def deploy_latency_section(r: dict, command: str) -> str:
+    """The latency table alone, with the machine it was measured on (README section deploy_latency)."""
+    rows = latency_table(r)
+    if not rows:
+        return "Not measured: no deploy_latency in the results file.\n"
+    m = r.get("machine", {})
+    head = (f"Measured with `{command}` on {m.get('cpu_model', '?')}, torch {m.get('torch', '?')}, load average "
+            f"{m.get('load_average', '?')} (a shared machine: compare the rows, measured side by side, "
+            f"rather than the absolute figures).")
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
 def _pct(v):
     """A fraction in percent (None stays None)."""
     return None if v is None else 100 * v
@@ -201,15 +213,23 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
     p.add_argument("--command", default="bench/run.sh", help="the command that produced the results")
     p.add_argument("--readme", type=Path, help="fill this file's bench section")
+    p.add_argument("--section", choices=("bench", "deploy_latency"), default="bench",
+                   help="the whole Benchmarks section (default), or only the deployable formats' latency and "
+                        "accuracy table (README section deploy_latency; needs only deploy_latency and "
+                        "deploy_accuracy in the results)")
     args = p.parse_args(argv)
     if not args.results.is_file():
         print(f"report: {args.results} not found; run bench/run.sh first", file=sys.stderr)
         return 1
-    text = render(json.loads(args.results.read_text()), args.command)
+    results = json.loads(args.results.read_text())
+    if args.section == "bench":
+        text = render(results, args.command)
+    else:
+        text = deploy_latency_section(results, args.command)
     print(text, end="")
     if args.readme:
         try:
-            fill_section(args.readme, "bench", text)
+            fill_section(args.readme, args.section, text)
         except InputError as e:
             print(f"report: {e}", file=sys.stderr)
             return 1
