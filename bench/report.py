@@ -107,7 +107,7 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-FORMAT_NAMES = {"float32": "float32 file", "float16_stored": "float16-stored (computes in float32; default)",
+FORMAT_NAMES = {"float32": "float32 (the fused network; over 128 kB as a file)", "float16_stored": "float16-stored (computes in float32; default)",
                 "float16_compute": "float16-stored, --compute-dtype float16", "int8": "int8 (quantized, fbgemm)",
                 "onnx": "ONNX (onnxruntime, float32)"}
 
