@@ -50,6 +50,7 @@ class DeployConfig:
 class QatConfig:
     """Quantisation-aware fine-tuning after the last step (only when target.precision is int8)."""
     epochs: int = 2                   # KD fine-tuning epochs with fake int8 quantisation
+    lr: float = 0.0005                # the fused network has no BatchNorm left: a tenth of the pruning rate
 
 
 @dataclass

@@ -3,7 +3,7 @@
 After the last pruning step, when the target precision is int8, the pruned Rep-Mobile is fused and
 made quantisation-aware (asc.models.quantized: model `rep_mobile_int8`), saved as the start
 checkpoint, and fine-tuned by the project's one training loop with the same KD recipe as the pruning
-steps (`finetune` of prune.yaml) for `qat.epochs` epochs, so that the network learns around the int8
+steps (`finetune` of prune.yaml, at the rate `qat.lr`) for `qat.epochs` epochs, so that the network learns around the int8
 rounding of its weights and activations. The trainer resumes a killed run; a finished one is reused.
 
     exp/prune/split<N>/qat/init.pt           the fused pruned weights in QAT form (start)
@@ -11,6 +11,7 @@ rounding of its weights and activations. The trainer resumes a killed run; a fin
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -36,6 +37,6 @@ def run_qat(cfg: PruneConfig, pruned: str | Path, exp: str | Path, env: DistEnv 
     options = dict(ckpt["model_options"])
     if not init.is_file():
         save_checkpoint(init, from_float(model.cpu().float()), "rep_mobile_int8", options)
-    train_cfg = finetune_config(cfg.finetune, "rep_mobile_int8", options, init, cfg.qat.epochs,
-                                cfg.seed * 1000 + 999)
+    train_cfg = dataclasses.replace(finetune_config(cfg.finetune, "rep_mobile_int8", options, init, cfg.qat.epochs,
+                                                    cfg.seed * 1000 + 999), lr=cfg.qat.lr)
     return run_finetune(train_cfg, folder, env).best
