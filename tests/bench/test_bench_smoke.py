@@ -71,10 +71,10 @@ def test_report_renders_and_fills_a_readme(tiny_run, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# P\n\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\n## After\n")
     report = [sys.executable, str(ROOT / "bench" / "report.py"), str(path)]
-    done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True)
+    done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
     text = readme.read_text()
     assert "old" not in text and "| Figure | Measured |" in text and text.endswith("<!-- bench:end -->\n\n## After\n")
     readme.write_text("# no markers\n")
-    done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True)
+    done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True, timeout=120)
     assert done.returncode != 0 and "bench:begin" in done.stderr

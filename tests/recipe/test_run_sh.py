@@ -77,7 +77,8 @@ def test_deployed_model_classifies_audio_alone(finished_recipe, tmp_path):
     model = finished_recipe / "exp/deploy/split100/model.pt"
     out = tmp_path / "labels.tsv"
     result = subprocess.run([str(ROOT / "tools/venv/bin/python"), "-m", "asc.bin.infer", "--model", str(model),
-                             str(wav), "--out", str(out)], cwd=tmp_path, text=True, capture_output=True)
+                             str(wav), "--out", str(out)], cwd=tmp_path, text=True, capture_output=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     assert wav.name in out.read_text()
 

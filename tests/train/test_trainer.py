@@ -61,7 +61,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tiny):
     while not (exp / "checkpoints" / "last.pt").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (exp / "train.done").exists()
     done_before = torch.load(exp / "checkpoints" / "last.pt", weights_only=True)["epoch"]
