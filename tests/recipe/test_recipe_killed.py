@@ -71,6 +71,7 @@ def test_submission_file_has_the_dcase_header_and_every_evaluation_clip(uninterr
         probs = [float(p) for p in row[2:]]
         assert all(0.0 <= p <= 1.0 for p in probs) and abs(sum(probs) - 1.0) < 1e-3, row
         assert row[1] == classes[probs.index(max(probs))], row          # the label is the most probable class
+    assert len({tuple(row[2:]) for row in rows}) == len(rows)          # the model read each clip's audio
 
 
 def _wait_for(condition, proc: subprocess.Popen, seconds: float) -> bool:
