@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from asc.errors import ConfigError
 
-FAMILIES = ("baseline", "cp_mobile", "rep_mobile", "cp_resnet", "passt")
+FAMILIES = ("baseline", "cp_mobile", "rep_mobile", "cp_resnet", "passt", "quantized")
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

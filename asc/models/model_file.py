@@ -8,7 +8,8 @@ The deployable file (exp/deploy/split<N>/model.pt) is a checkpoint dict read wit
      "precision", "features" (the FeatureConfig as a dict), "labels", "complexity"}
 
 so that it alone classifies audio. Its float16 weights are loaded into a float32 model: the
-parameters hold exactly the float16 values they are counted with, and the CPU computes in float32.
+parameters hold exactly the float16 values they are counted with, and the CPU computes in float32
+(full speed; float16 arithmetic is emulated on most CPUs). `compute_dtype="float16"` asks otherwise.
 
 asc.prune.deploy writes it; `load_deployed` here is the one reader of the format (`load_deployable`
 wraps it). A training checkpoint (checkpoints/best.pt of asc.bin.train) carries `labels` and
@@ -24,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from asc.config import from_dict
-from asc.errors import ConfigError, InputError
+from asc.errors import AscError, ConfigError, InputError
 from asc.expdir import resolve_checkpoint
 from asc.features.logmel import FeatureConfig
 from asc.models.checkpoint_file import load_checkpoint, load_model
@@ -32,11 +33,16 @@ from asc.models.checkpoint_file import load_checkpoint, load_model
 # what a deployable file holds beyond a training checkpoint
 REQUIRED = ("model_name", "model_options", "state_dict", "deployed", "precision", "features", "labels",
             "complexity")
+# What a loaded model computes in. float32 by default whatever the file stores: a CPU without native
+# half-precision arithmetic emulates float16 convolutions (~15x slower here), and the float16 weights
+# are exactly representable in float32, so the outputs are those of the stored model either way.
+COMPUTE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+DEFAULT_COMPUTE_DTYPE = "float32"
 
 
 @dataclass
 class LoadedModel:
-    """A model ready to run (eval mode, float32) and what its file says about it."""
+    """A model ready to run (eval mode, in its compute dtype) and what its file says about it."""
     model: nn.Module
     path: Path                           # the .pt file read
     model_name: str
@@ -46,13 +52,18 @@ class LoadedModel:
     feats_hash: str | None               # config hash of the features the model reads
     precision: str | None                # storage precision of a deployable file
     exp_dir: Path | None                 # the experiment directory of a training checkpoint
+    complexity: dict | None = None       # the complexity report stored in a deployable file
 
 
-def load_for_eval(path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:
-    """Load any saved model of this project (experiment directory, checkpoint or deployable file)."""
+def load_for_eval(path: str | os.PathLike, map_location: str = "cpu",
+                  compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> LoadedModel:
+    """Load any saved model of this project (experiment directory, checkpoint or deployable file),
+    computing in `compute_dtype` (float32 unless asked otherwise, whatever the file stores)."""
     file, exp_dir = resolve_checkpoint(path)
+    if load_checkpoint(file).get("precision") == "int8":
+        return load_deployable(file, map_location, compute_dtype)    # the int8 network, run as stored
     model, ckpt = load_model(file, map_location)
-    model.float()
+    model.to(compute_dtype_of(compute_dtype))
     features = None
     if ckpt.get("features") is not None:
         features = feature_config_from(ckpt["features"], file)
@@ -66,7 +77,8 @@ def load_for_eval(path: str | os.PathLike, map_location: str = "cpu") -> LoadedM
         precision=ckpt.get("precision"), exp_dir=exp_dir)
 
 
-def load_deployable(path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:
+def load_deployable(path: str | os.PathLike, map_location: str = "cpu",
+                    compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> LoadedModel:
     """A deployable model file as a LoadedModel, refusing files that cannot classify audio alone.
 
     The model, front end and labels come from load_deployed, the one reader of the
@@ -75,11 +87,12 @@ def load_deployable(path: str | os.PathLike, map_location: str = "cpu") -> Loade
     path = Path(path)
     if path.is_dir():
         raise InputError(path, "is a directory; give the deployable model file (e.g. exp/deploy/split100/model.pt)")
-    model, features, labels = load_deployed(path, device=map_location)
+    model, features, labels = load_deployed(path, compute_dtype_of(compute_dtype), map_location)
     ckpt = load_checkpoint(path)
     config = feature_config_from(features, path)
     return LoadedModel(model=model, path=path, model_name=str(ckpt["model_name"]), deployed=True, labels=labels,
-                       features=config, feats_hash=config.hash(), precision=ckpt.get("precision"), exp_dir=None)
+                       features=config, feats_hash=config.hash(), precision=ckpt.get("precision"), exp_dir=None,
+                       complexity=ckpt.get("complexity"))
 
 
 def feature_config_from(data, source: str | os.PathLike) -> FeatureConfig:
@@ -90,9 +103,36 @@ def feature_config_from(data, source: str | os.PathLike) -> FeatureConfig:
         raise InputError(source, f"its feature config is unusable: {e}") from None
 
 
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype a loaded model takes its input in: its parameters' (float32 for an int8 network,
+    whose converted weights are packed and not parameters)."""
+    return next((p.dtype for p in model.parameters()), torch.float32)
+
+
+def compute_dtype_of(name: str) -> torch.dtype:
+    """The torch dtype of a --compute-dtype choice (float32 or float16)."""
+    if name not in COMPUTE_DTYPES:
+        raise AscError(f"compute dtype '{name}': choose one of {', '.join(COMPUTE_DTYPES)}")
+    return COMPUTE_DTYPES[name]
+
+
 def load_deployed(path: str | os.PathLike, dtype: torch.dtype = torch.float32,
                   device: str | torch.device = "cpu") -> tuple[nn.Module, dict, list[str]]:
-    """(model in eval mode and `dtype`, front-end FeatureConfig as a dict, labels) of a deployed model.pt."""
+    """(model in eval mode and `dtype`, front-end FeatureConfig as a dict, labels) of a deployed model.pt.
+
+    An int8 file gives the converted int8 network (CPU, quantized kernels; `dtype` does not apply:
+    it takes and returns float32 tensors).
+    """
+    ckpt = load_checkpoint(path)
+    if ckpt.get("precision") == "int8" and ckpt.get("deployed"):
+        from asc.models.quantized import load_int8
+
+        try:
+            model = load_int8(ckpt["model_options"], ckpt["state_dict"])
+        except (RuntimeError, KeyError) as e:
+            raise InputError(path, f"int8 weights do not fit rep_mobile_int8 with its options: "
+                                   f"{str(e).splitlines()[0][:300]}") from None
+        return model.eval(), dict(ckpt["features"]), list(ckpt["labels"])
     model, ckpt = load_model(path, map_location="cpu")
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing or not ckpt["deployed"]:

@@ -10,7 +10,8 @@
                                         float16 check failed)
 
 The file holds only containers, strings, numbers and tensors, so `torch.load(weights_only=True)`
-reads it; `asc.models.model_file.load_deployed(path)` rebuilds the network in float32 or float16:
+reads it; `asc.models.model_file.load_deployed(path)` rebuilds the network in float32 (the default, whatever the stored
+precision: the stored bytes stay float16, the CPU computes at full speed) or, when asked, float16:
 
     model, features, labels = load_deployed("exp/deploy/split25/model.pt", dtype=torch.float16)
     front_end = LogMel(from_dict(FeatureConfig, features))     # asc.features.logmel
@@ -34,8 +35,8 @@ from asc.complexity import DEFAULT_INPUT_SHAPE, MAX_MACS, MAX_PARAM_BYTES, compl
 from asc.errors import AscError, InputError
 from asc.metrics import compute_scores
 from asc.models import reparameterize
-from asc.models.model_file import load_deployed
 from asc.models.checkpoint_file import load_model
+from asc.models.model_file import load_deployed
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
 DONE = "deploy"
@@ -48,16 +49,23 @@ class DeployError(AscError):
 def deploy_model(model: nn.Module, model_name: str, model_options: dict, out_dir: str | os.PathLike,
                  features: dict, labels: Sequence[str], precision: str = "float16",
                  input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> dict:
-    """Fuse `model`, check the DCASE2024 limits, write model.pt and complexity.json; returns the report."""
-    if precision not in DTYPES:
-        raise DeployError(f"precision '{precision}': the deployable model is stored as {' or '.join(DTYPES)}")
-    deployed = reparameterize(model).cpu().float()
-    counted = count_complexity(deployed, input_shape, deploy=False)
-    report = complexity_report(counted, precision, input_shape)
+    """Fuse `model`, check the DCASE2024 limits, write model.pt and complexity.json; returns the report.
+
+    int8: `model` is the quantisation-aware network (rep_mobile_int8); its weights are stored as int8
+    with their scales (asc.models.quantized), and the bytes counted are those of int8_memory.
+    """
+    if precision not in (*DTYPES, "int8"):
+        raise DeployError(f"precision '{precision}': the deployable model is stored as float32, float16 or int8")
+    if precision == "int8":
+        state, report = _int8_form(model, model_name, model_options, input_shape)
+    else:
+        deployed = reparameterize(model).cpu().float()
+        counted = count_complexity(deployed, input_shape, deploy=False)
+        report = complexity_report(counted, precision, input_shape)
+        state = {k: (v.to(DTYPES[precision]) if v.is_floating_point() else v)
+                 for k, v in deployed.state_dict().items()}
     if not report["within_limits"]:
         raise DeployError(_limits_message(report))
-    state = {k: (v.to(DTYPES[precision]) if v.is_floating_point() else v)
-             for k, v in deployed.state_dict().items()}
     out_dir = Path(out_dir)
     torch_save({"model_name": model_name, "model_options": dict(model_options), "state_dict": state,
                 "deployed": True, "precision": precision, "features": dict(features), "labels": list(labels),
@@ -66,11 +74,33 @@ def deploy_model(model: nn.Module, model_name: str, model_options: dict, out_dir
     return report
 
 
+def _int8_form(model: nn.Module, model_name: str, model_options: dict,
+               input_shape: Sequence[int]) -> tuple[dict, dict]:
+    """(state to store, complexity report) of a quantisation-aware network stored in int8."""
+    from asc.models import build_model
+    from asc.models.quantized import int8_memory, int8_state, weight_sites
+
+    if model_name != "rep_mobile_int8":
+        raise DeployError(f"precision int8 stores a quantisation-aware network (rep_mobile_int8), not {model_name}")
+    model = model.cpu()
+    # MACs: those of the float network with the same structure (the quantised one runs the same convolutions)
+    counted = count_complexity(build_model("rep_mobile", **model_options), input_shape, deploy=True)
+    memory = int8_memory(model)
+    report = complexity_report(counted, "int8", input_shape)
+    state = int8_state(model)
+    stored = [state[f"{name}.{kind}"] for name in weight_sites(model) for kind in ("weight", "bias")
+              if f"{name}.{kind}" in state]
+    report.update(param_bytes=memory["param_bytes"], int8_memory=memory,
+                  params_nonzero=int(sum(int((t != 0).sum()) for t in stored)),
+                  within_limits=memory["param_bytes"] <= MAX_PARAM_BYTES and counted.macs <= MAX_MACS)
+    return state, report
+
+
 @torch.no_grad()
 def predict(model: nn.Module, dataset: Dataset, dtype: torch.dtype, device: str | torch.device = "cpu",
             batch_size: int = 256) -> torch.Tensor:
     """Logits (float32, CPU) of `model` run in `dtype` on every clip of `dataset` (items start with x)."""
-    model = model.to(device=device, dtype=dtype).eval()
+    model = (model.to(device=device, dtype=dtype) if any(True for _ in model.parameters()) else model).eval()
     chunks = [model(batch[0].to(device=device, dtype=dtype)).float().cpu()
               for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False)]
     return torch.cat(chunks)
@@ -83,11 +113,14 @@ def precision_check(reference: nn.Module, deployed_path: str | os.PathLike, data
     `dataset` is a FeatureDataset of labelled clips. Returns a JSON-ready dict; `difference_points` is
     float32 minus `precision` macro accuracy in percentage points.
     """
-    fused = reparameterize(reference).cpu().float()
-    runs = {"float32": predict(fused, dataset, torch.float32, device, batch_size)}
-    for name in dict.fromkeys(["float32", precision]):
-        model, _, _ = load_deployed(deployed_path, DTYPES[name], device)
-        runs[f"file_{name}"] = predict(model, dataset, DTYPES[name], device, batch_size)
+    if precision == "int8":
+        runs = _int8_runs(reference, deployed_path, dataset, batch_size)
+    else:
+        fused = reparameterize(reference).cpu().float()
+        runs = {"float32": predict(fused, dataset, torch.float32, device, batch_size)}
+        for name in dict.fromkeys(["float32", precision]):
+            model, _, _ = load_deployed(deployed_path, DTYPES[name], device)
+            runs[f"file_{name}"] = predict(model, dataset, DTYPES[name], device, batch_size)
     labels = [dataset.labels[t] for t in dataset.targets.tolist()]
     devices = [dataset.device_names[d] for d in dataset.devices.tolist()]
     result: dict = {"n_clips": len(dataset), "precision": precision}
@@ -99,6 +132,21 @@ def precision_check(reference: nn.Module, deployed_path: str | os.PathLike, data
                                          - result[f"file_{precision}"]["macro_accuracy"])
     result["max_abs_logit_difference"] = float((runs["float32"] - runs[f"file_{precision}"]).abs().max())
     return result
+
+
+def _int8_runs(qat: nn.Module, deployed_path, dataset, batch_size: int) -> dict[str, torch.Tensor]:
+    """Logits of the QAT network's weights in plain float32 (no quantisation) and of the int8 file (CPU:
+    the quantized kernels run there only)."""
+    import copy
+
+    from torch.ao.quantization import disable_fake_quant, disable_observer
+
+    plain = copy.deepcopy(qat).cpu().eval()
+    plain.apply(disable_observer)
+    plain.apply(disable_fake_quant)
+    int8, _, _ = load_deployed(deployed_path)
+    return {"float32": predict(plain, dataset, torch.float32, "cpu", batch_size),
+            "file_int8": predict(int8, dataset, torch.float32, "cpu", batch_size)}
 
 
 def check_precision(result: dict, max_drop_points: float) -> None:
@@ -145,6 +193,9 @@ def run_deploy(model_path: str | os.PathLike, out_dir: str | os.PathLike, featur
                                                      f"{info.get('source_hash')}, this one {source_hash}); "
                                                      f"remove the directory to deploy again")
     model, ckpt = load_model(model_path)
+    if precision == "int8" and ckpt["model_name"] != "rep_mobile_int8":
+        raise DeployError(f"{model_path}: precision int8 deploys the quantisation-aware network of stage 5 "
+                          f"(rep_mobile_int8), found {ckpt['model_name']}")
     report = deploy_model(model, ckpt["model_name"], ckpt["model_options"], out_dir, features, labels, precision,
                           input_shape)
     info = {"source": str(model_path), "source_hash": source_hash, "complexity": report, "precision_check": None}
