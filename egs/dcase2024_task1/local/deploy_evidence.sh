@@ -8,7 +8,8 @@
 #   local/deploy_evidence.sh [--splits "5 10 25 50 100"] [--seeds "0 1 2"] [--jobs 2] [--readme ../../README.md]
 #   local/deploy_evidence.sh --train false ...        # only re-render the table from the finished runs
 #
-# Needs stages 0-3 and each split's start model of stage 5 (./run.sh --stage 5 --stop-stage 5). Runs are
+# Needs stages 0-3 and each split's start model of stage 5 in the recipe run of --recipe-expdir (./run.sh
+# --stage 5 --stop-stage 5). Runs go through the stage layer (steps/prune.sh) to
 # exp/deploy_evidence/split<N>/{float16,int8}/seed<S>; finished runs are skipped, so re-running resumes.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ splits="5 10 25 50 100"
 seeds="0 1 2"
 jobs=2
 profile=embedded
+recipe_expdir=exp     # the recipe run whose wide Rep-Mobile and teacher logits the runs start from
+dumpdir=dump
 train=true
 prune_opts=           # key=value overrides for both precisions (as ./run.sh --prune-opts)
 # int8: 108,000 of the 128,000 bytes at 1 byte per parameter while pruning; the rest holds the float32
@@ -25,35 +28,35 @@ int8_opts="target.precision=int8 target.param_bytes=108000"
 out=                  # default: exp/deploy_evidence/README.md
 readme=               # a Markdown file with <!-- deploy_evidence:begin --> ... <!-- deploy_evidence:end --> lines
 help_message="Usage: $0 [--splits \"5 10 ...\"] [--seeds \"0 1 2\"] [--jobs N] [--train true|false]
-                [--profile embedded|tau22] [--prune-opts \"k=v ...\"] [--int8-opts \"k=v ...\"] [--out FILE] [--readme FILE]"
+                [--profile embedded|tau22] [--recipe-expdir exp] [--dumpdir dump] [--prune-opts \"k=v ...\"] [--int8-opts \"k=v ...\"] [--out FILE] [--readme FILE]"
 
 . ./db.sh
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
 . utils/job_pool.sh
+. steps/layout.sh
 
-conf=conf/$profile
 root=exp/deploy_evidence
 out=${out:-$root/README.md}
 
-deploy() {  # split precision seed opts...
-  local split=$1 precision=$2 seed=$3 exp=$root/split$1/$2/seed$3 wide=exp/kd/split$1/rep_mobile_wide_kd
+deploy() {  # split precision seed opts...: one run of stage 5's pruning and deployment
+  local split=$1 precision=$2 seed=$3 exp=$root/split$1/$2/seed$3
   shift 3
   echo "$(date '+%F %T') [deploy_evidence] split $split, $precision, seed $seed -> $exp"
-  $train_cmd --num-threads $threads $exp/log/prune.log \
-    python -m asc.bin.prune --config $conf/prune.yaml --init $wide --train-data data/train_split$split \
-      --feats dump/student/train_split100/feats.h5 --teacher-logits exp/teach/split$split/logits.h5 \
-      --labels data/labels.txt --exp $exp --deploy-dir $exp/deploy \
-      --test-data data/test --test-feats dump/student/test/feats.h5 $prune_dir_opt seed=$seed $prune_opts "$@"
+  steps/prune.sh --cmd "$train_cmd" --threads $threads --seed $seed --dir-folder "$DIRS_FOLDER" \
+    --prune-opts "$prune_opts $*" --deploy-dir $exp/deploy --test-data data/test \
+    --test-feats $(feats_h5 $dumpdir student test) conf/$profile/prune.yaml \
+    $(kd_dir $recipe_expdir $split)/rep_mobile_wide_kd data/train_split$split \
+    $(feats_h5 $dumpdir student train_split100) $(teach_dir $recipe_expdir $split)/logits.h5 data/labels.txt $exp
 }
 
 if $train; then
-  . local/dir_opts.sh     # device impulse responses: dir_opt, prune_dir_opt
   threads=$(pool_threads $jobs)
   for split in $splits; do
-    [ -f exp/kd/split$split/rep_mobile_wide_kd/train.done ] || {
-      echo "$0: no finished start model exp/kd/split$split/rep_mobile_wide_kd; run ./run.sh --stage 5 --stop-stage 5" >&2
+    wide=$(kd_dir $recipe_expdir $split)/rep_mobile_wide_kd
+    [ -f $wide/train.done ] || {
+      echo "$0: no finished start model $wide; run ./run.sh --stage 5 --stop-stage 5" >&2
       exit 1; }
   done
   pool_start $jobs
