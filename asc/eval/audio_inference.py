@@ -27,7 +27,7 @@ import torch.nn as nn
 from asc.data.audio import AudioWarning, load_audio
 from asc.errors import AscError
 from asc.eval.model_file import load_deployable
-from asc.features.logmel import FeatureConfig, LogMel
+from asc.features.logmel import FeatureConfig, make_front_end
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
@@ -73,7 +73,7 @@ class AudioClassifier:
         self.model = model.to(self.device).eval()
         self.features = features
         self.labels = list(labels)
-        self.front = LogMel(features).to(self.device)
+        self.front = make_front_end(features).to(self.device)
         self.batch_size = batch_size
 
     @classmethod

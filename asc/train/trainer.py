@@ -216,7 +216,7 @@ def _dir_gains(folder: str, store: FeatureStore) -> torch.Tensor:
     """Log-mel gains of the impulse responses under the front end the store was built with."""
     front = store.feature_config
     return load_dir_gains(folder, front.sample_rate, front.n_fft, front.n_mels, front.fmin, front.fmax,
-                          htk=front.htk)
+                          htk=front.htk, front_end=front.front_end)
 
 
 def _build_model(cfg: TrainConfig, labels: list[str], env: DistEnv) -> nn.Module:
