@@ -75,7 +75,7 @@ class FeatureConfig:
 
     @property
     def clip_frames(self) -> int:
-        """Frames of one clip (centered STFT): 65 for the student, 101 for PaSST on 1-s clips."""
+        """Frames of one clip (centered STFT): 65 for the student, 100 for the teachers (efficientat) on 1-s clips."""
         if self.front_end == "efficientat":
             return efficientat_mel.num_frames(self.clip_samples, self.hop_length)
         return num_frames(self.clip_samples, self.hop_length)
