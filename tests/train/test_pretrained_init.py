@@ -59,3 +59,18 @@ def test_missing_folder_option_or_file_or_a_different_file_is_refused(tmp_path, 
     (folder / NAME).write_bytes(data[:100] + b"x" + data[101:])
     assert train.main(tiny.argv(tmp_path / "e3", kd=False) + ["--pretrained-dir", str(folder)]) == 1
     assert f"{folder / NAME}: SHA-256" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("profile, system", [("embedded", "mn04"), ("tau22", "mn10"), ("tau22", "mn20"),
+                                             ("tau22", "passt")])
+def test_recipe_teacher_configs_name_official_files_and_their_model(profile, system):
+    from asc.train.config import load_train_config
+
+    conf = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf" / profile
+    cfg = load_train_config(conf / f"train_{system}.yaml",
+                            {"train_data": "d", "feats": "f.h5", "labels": "l.txt", "kd.lambda_ce": 1.0})
+    entry = pretrained_files.official(cfg.pretrained)
+    assert entry.model == cfg.model and cfg.features == "teacher"
+    if system != "passt":        # PaSST-S (85 M parameters) is checked by tests/models/test_passt.py
+        model = build_model(cfg.model, **{**cfg.model_options, "n_classes": 527})
+        assert set(model.state_dict()) >= {"classifier.5.weight", "features.0.0.weight"}
