@@ -47,6 +47,8 @@ def fetch(entry: PretrainedFile, out_dir: str | os.PathLike, url: str | None = N
             dest.unlink()           # never leave an unverified file where the recipe reads
             log(f"{e}; removed, fetching it again")
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(f".{entry.name}.tmp*"):     # left by a download that was killed
+        stale.unlink()
     where = str(Path(source_dir) / entry.name) if source_dir is not None else (url or entry.url)
     with atomic_path(dest, suffix=".part") as tmp:
         if source_dir is not None:

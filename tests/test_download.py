@@ -64,6 +64,8 @@ def test_good_file_is_verified_placed_and_then_kept_offline(server, checkpoint, 
     data, entry = checkpoint
     (root / entry.name).write_bytes(data)
     out = tmp_path / "pretrained"
+    out.mkdir()
+    (out / f".{entry.name}.tmp1234.part").write_bytes(data[:10])      # a killed download's temporary
     logs = []
     placed = fetch(entry, out, url=f"{base}/{entry.name}", log=logs.append)
     assert placed == out / entry.name and placed.read_bytes() == data
