@@ -27,6 +27,7 @@ import torch.nn as nn
 from asc.data.audio import AudioWarning, load_audio
 from asc.errors import AscError
 from asc.eval.model_file import load_deployable
+from asc.prune.deploy import DEFAULT_COMPUTE_DTYPE, model_dtype
 from asc.features.logmel import FeatureConfig, make_front_end
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
@@ -70,17 +71,23 @@ class AudioClassifier:
                  batch_size: int = 64, precision: str | None = None):
         self.device = torch.device(device)
         self.precision = precision      # storage precision of the model file's weights
+        self.complexity: dict | None = None   # the complexity report stored in the model file
         self.model = model.to(self.device).eval()
+        self.dtype = model_dtype(self.model)          # the compute dtype the model was loaded in
         self.features = features
         self.labels = list(labels)
         self.front = make_front_end(features).to(self.device)
         self.batch_size = batch_size
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 64) -> "AudioClassifier":
-        """The classifier of a deployable model file (exp/deploy/split<N>/model.pt)."""
-        loaded = load_deployable(path, device)
-        return cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 64,
+                  compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> "AudioClassifier":
+        """The classifier of a deployable model file (exp/deploy/split<N>/model.pt), computing in
+        `compute_dtype` (float32 by default, whatever precision the file stores)."""
+        loaded = load_deployable(path, device, compute_dtype)
+        classifier = cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+        classifier.complexity = loaded.complexity
+        return classifier
 
     def prepare(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
         """The clips of one file at the model's rate, and the warnings about it; AscError if unreadable."""
@@ -109,7 +116,7 @@ class AudioClassifier:
         out = []
         for a in range(0, len(clips), self.batch_size):
             wave = torch.from_numpy(np.ascontiguousarray(clips[a:a + self.batch_size])).to(self.device)
-            logits = self.model(self.front(wave).unsqueeze(1))
+            logits = self.model(self.front(wave).unsqueeze(1).to(self.dtype))
             out.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
         return np.concatenate(out)
 

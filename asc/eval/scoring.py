@@ -54,6 +54,7 @@ class ScoreJob:
     split: int | None = None    # training split; default from a `split<N>` folder in the path
     batch_size: int = 256
     device: str = "cpu"
+    compute_dtype: str = "float32"   # what the model computes in, whatever its file stores
 
 
 def is_logits_file(path: str | os.PathLike) -> bool:
@@ -98,7 +99,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     from asc.eval.metrics import compute_scores
     from asc.eval.model_file import load_for_eval
 
-    loaded = load_for_eval(checkpoint, job.device)
+    loaded = load_for_eval(checkpoint, job.device, job.compute_dtype)
     labels = read_labels(job.labels)
     _check_labels(loaded, labels, job.labels)
     if not check_store_matches(store, loaded.feats_hash, str(loaded.path)):
@@ -113,7 +114,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
                                       f"{len(labels)} classes")
     scores = compute_scores(truth, probs, devices, labels).to_dict()
     figures = model_figures(loaded.model.cpu(), (1, store.n_mels, store.n_frames),
-                            loaded.precision or "float16")
+                            loaded.precision or "float16", loaded.complexity)
     result = _result(job, loaded, system, split, store, scores, figures)
     _write_outputs(job.out, result, data.utts, truth, devices, probs, labels)
     return result
