@@ -1,7 +1,7 @@
 """Feature extraction: clips/s of the project's log-mel front end against librosa, and whether they agree.
 
 Both compute the mel power spectrogram of the same clips with the same settings (the recipe's student
-and PaSST front ends, conf/common/feats_*.yaml), batched (32 clips per call, as stage 2 extracts):
+and PaSST front ends, conf/{common,embedded}/feats_*.yaml), batched (32 clips per call, as stage 2 extracts):
 `asc.features.logmel.LogMel.power_mel` on a [32, samples] tensor and `librosa.feature.melspectrogram`
 on the same [32, samples] array. Their output must agree to a relative error below 1e-4 within 50 dB
 of each clip's peak (the documented range, tests/features/test_logmel.py).
@@ -21,7 +21,7 @@ import json
 import sys
 import time
 
-from common import (SHARED_CONF, PYTHON, by_mode, env_variant, interleaved, merge_results, mode_of, parser, print_table,
+from common import (CONF, SHARED_CONF, PYTHON, by_mode, env_variant, interleaved, merge_results, mode_of, parser, print_table,
                     ratio, run_json)
 
 TARGET = 2.0          # at least 2x librosa on 2 cores
@@ -72,7 +72,7 @@ def worker(config_names: list[str], n_clips: int, rounds: int, threads: int) -> 
     batches = [waves[a:a + batch] for a in range(0, n_clips, batch)]
     result = {"threads": threads, "clips": n_clips, "batch": batch, "configs": {}}
     for name in config_names:
-        cfg = load_feature_config(SHARED_CONF / f"feats_{name}.yaml")
+        cfg = load_feature_config((SHARED_CONF if name == "student" else CONF) / f"feats_{name}.yaml")
         front = LogMel(cfg)
 
         def ours():

@@ -65,7 +65,7 @@ def corpus_steps(work: Path, mode: str, multiple: int) -> list[tuple[str, list[s
                            "--out", str(corpus), *sets]),
              ("prepare", [PYTHON, "-m", "asc.bin.prepare_data", "--corpus", str(corpus), "--out", str(data)])]
     for feats, name in EXTRACT[mode]:
-        out, conf = dump / feats / name, f"conf/common/feats_{feats}.yaml"
+        out, conf = dump / feats / name, f"conf/{'common' if feats == 'student' else 'embedded'}/feats_{feats}.yaml"
         steps.append((f"extract {feats}/{name}", [
             PYTHON, "-m", "asc.bin.extract_features", "--config", conf, "--data", str(data / name),
             "--out", str(out), "--shard", "1", "--num-shards", "1"]))

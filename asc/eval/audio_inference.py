@@ -26,7 +26,7 @@ import torch.nn as nn
 
 from asc.data.audio import AudioWarning, load_audio
 from asc.errors import AscError
-from asc.features.logmel import FeatureConfig, LogMel
+from asc.features.logmel import FeatureConfig, make_front_end
 from asc.models.model_file import DEFAULT_COMPUTE_DTYPE, load_deployable, model_dtype
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
@@ -75,7 +75,7 @@ class AudioClassifier:
         self.dtype = model_dtype(self.model)          # the compute dtype the model was loaded in
         self.features = features
         self.labels = list(labels)
-        self.front = LogMel(features).to(self.device)
+        self.front = make_front_end(features).to(self.device)
         self.batch_size = batch_size
 
     @classmethod

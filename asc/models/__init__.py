@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from asc.errors import ConfigError
 
-FAMILIES = ("baseline", "cp_mobile", "rep_mobile", "cp_resnet", "passt", "quantized")
+FAMILIES = ("baseline", "cp_mobile", "rep_mobile", "cp_resnet", "passt", "efficientat_mn", "quantized")
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

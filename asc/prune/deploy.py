@@ -14,7 +14,7 @@ reads it; `asc.models.model_file.load_deployed(path)` rebuilds the network in fl
 precision: the stored bytes stay float16, the CPU computes at full speed) or, when asked, float16:
 
     model, features, labels = load_deployed("exp/deploy/split25/model.pt", dtype=torch.float16)
-    front_end = LogMel(from_dict(FeatureConfig, features))     # asc.features.logmel
+    front_end = make_front_end(from_dict(FeatureConfig, features))     # asc.features.logmel
 
 The complexity is counted on the deployment form as DCASE counts it (asc.complexity); a model
 outside the DCASE2024 limits stops the stage with an error (DeployError) and nothing is written.

@@ -18,7 +18,7 @@ nj=4                  # parallel jobs for feature extraction
 jobs=1                # splits trained at once in stages 3-5 (on a cluster: up to the number of splits)
 cmd_backend=           # local, slurm or sge; empty: the default of cmd.sh (local)
 seed=0
-teachers="cp_resnet:student passt:teacher"    # stage 3: conf/<profile>/train_<name>.yaml : features it reads
+teachers="mn04:teacher cp_resnet:student"     # stage 3: conf/<profile>/train_<name>.yaml : features it reads
 students="baseline rep_mobile rep_mobile_kd"   # stage 4: conf/<profile>/train_<name>.yaml (*_kd: distilled)
 ngpu=0                # GPUs per training job: 0 CPU, 1 one GPU, N > 1 torchrun (DDP) on N GPUs
 train_opts=           # key=value overrides for every training run (stages 3-5), e.g. "epochs=1 batch_size=16"
@@ -29,7 +29,7 @@ expdir=exp            # stages 3-6 write here (a study over seeds: --expdir exp/
 dumpdir=dump          # stage 2 writes the features here, stages 3-6 read them
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--corpus PATH] [--profile embedded|tau22]
                 [--splits \"5 10 25 50 100\"] [--nj N] [--jobs N] [--cmd-backend local|slurm|sge] [--seed S]
-                [--expdir exp] [--dumpdir dump] [--eval-set DIR] [--teachers \"cp_resnet:student passt:teacher\"]
+                [--expdir exp] [--dumpdir dump] [--eval-set DIR] [--teachers \"mn04:teacher cp_resnet:student\"]
                 [--students \"baseline rep_mobile rep_mobile_kd\"] [--ngpu N] [--train-opts \"k=v ...\"]
                 [--corpus-opts \"--set k=v ...\"] [--prune-opts \"k=v ...\"]
 Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning+deploy,
@@ -117,10 +117,11 @@ teachers_of_split() {
   dir=$(teach_dir $expdir $split)
   for teacher in $teachers; do
     name=${teacher%%:*} feats=${teacher#*:} init=
-    [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init=$PASST_CHECKPOINT
+    pretrained="--pretrained-dir $PRETRAINED_DIR"   # read by the configs that name a `pretrained:` file (mn04, ...)
+    [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init=$PASST_CHECKPOINT pretrained=
     log 3 "teacher $name on data/train_split$split -> $dir/$name (log: $dir/$name/log/train.log)"
     "${train_step[@]}" --init "$init" $conf/train_$name.yaml data/train_split$split \
-      $(feats_h5 $dumpdir $feats train_split100) $labels $dir/$name ${PRETRAINED_DIR:+--pretrained-dir $PRETRAINED_DIR}
+      $(feats_h5 $dumpdir $feats train_split100) $labels $dir/$name $pretrained
     members="$members $dir/$name"
   done
   log 3 "teacher ensemble logits ($members ) -> $dir/logits.h5"

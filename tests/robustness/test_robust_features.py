@@ -20,7 +20,7 @@ from asc.data.feature_store import FeatureStore, write_store
 from asc.features.logmel import FeatureConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-TEACHER = ROOT / "egs" / "dcase2024_task1" / "conf" / "common" / "feats_teacher.yaml"
+TEACHER = ROOT / "egs" / "dcase2024_task1" / "conf" / "embedded" / "feats_teacher.yaml"
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Evidence for knowledge distillation and for the choice of teachers (the paper compares the data
 # efficiency of teacher architectures): for every training split and seed,
-#   teachers  each teacher of $teachers (CP-ResNet, PaSST) and their ensemble (the mean of their logits)
+#   teachers  each teacher of $teachers (EfficientAT mn04 fine-tuned, CP-ResNet) and their ensemble (the mean of their logits)
 #   students  Rep-Mobile on the labels alone (rep_mobile), and distilled from each teacher family
 #             (rep_mobile_kd_<family>: from one teacher's logits, or the ensemble's)
 # all trained and scored with the recipe's own commands and configs. On the test set: macro accuracy,
@@ -30,13 +30,13 @@ profile=embedded
 recipe_seed=0         # the seed of the recipe's run in --recipe-expdir; empty: never use it
 recipe_expdir=exp
 dumpdir=dump
-teachers="cp_resnet:student passt:teacher"
+teachers="mn04:teacher cp_resnet:student"   # as ./run.sh --teachers (the recipe seed reuses its run)
 train_opts=           # key=value overrides for every training run (as ./run.sh --train-opts)
 readme=               # a Markdown file with <!-- kd_ablation:begin --> ... <!-- kd_ablation:end --> lines
 train=true            # false: no training or scoring, only the tables of the scores written so far
 help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--jobs N] [--profile embedded|tau22]
                 [--recipe-seed S] [--recipe-expdir exp] [--dumpdir dump]
-                [--teachers \"cp_resnet:student passt:teacher\"] [--train-opts \"k=v ...\"]
+                [--teachers \"mn04:teacher cp_resnet:student\"] [--train-opts \"k=v ...\"]
                 [--train false] [--readme FILE]"
 
 . ./db.sh
