@@ -90,6 +90,7 @@ def test_rerun_redoes_nothing(finished_recipe):
 
 def run_local_script(recipe: Path, script: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    env.setdefault("PRETRAINED_DIR", str(shared_pretrained()))     # scripts that run ./run.sh train mn04 too
     return subprocess.run([f"local/{script}", *args], cwd=recipe, env=env, text=True, capture_output=True,
                           timeout=1200)
 
