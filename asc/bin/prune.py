@@ -29,6 +29,7 @@ from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset
 from asc.data.feature_store import FeatureStore
 from asc.errors import AscError, ConfigError, InputError
+from asc.eval.fingerprint import datadir_digest, file_digest, marker_digest
 from asc.prune.config import PruneConfig, check_prune_config, load_prune_config, prune_hash
 from asc.prune.deploy import run_deploy
 from asc.prune.steps import finished, resolve_init, run_pruning
@@ -71,12 +72,20 @@ def main(argv=None) -> int:
             info = run_deploy(final, args.deploy_dir, _features(cfg), read_labels(cfg.finetune.labels),
                               prune_hash(cfg, args.init), cfg.target.precision, cfg.input_shape, test_set,
                               cfg.deploy.max_accuracy_drop, cfg.deploy.batch_size,
-                              device="cuda" if torch.cuda.is_available() else "cpu")
+                              device="cuda" if torch.cuda.is_available() else "cpu",
+                              inputs=_deploy_inputs(final, args))
             print(_deploy_summary(args.deploy_dir, info), file=sys.stderr)
     except AscError as e:
         print(f"prune: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _deploy_inputs(final: Path, args: argparse.Namespace) -> dict:
+    """Digests of what the deploy reads: the pruned model and the test set of the float16 check."""
+    return {"model": file_digest(final),
+            "test_feats": marker_digest(args.test_feats) if args.test_feats else None,
+            "test_data": datadir_digest(args.test_data) if args.test_data else None}
 
 
 def _features(cfg: PruneConfig) -> dict:

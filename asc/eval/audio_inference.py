@@ -24,9 +24,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from asc.data.audio import AudioWarning, load_audio
+from asc.data.audio import AudioWarning, load_audio, stream_audio
 from asc.errors import AscError
 from asc.eval.model_file import load_deployable
+from asc.finite import check_finite_weights, count_nonfinite
 from asc.features.logmel import FeatureConfig, LogMel
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
@@ -80,6 +81,7 @@ class AudioClassifier:
     def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 64) -> "AudioClassifier":
         """The classifier of a deployable model file (exp/deploy/split<N>/model.pt)."""
         loaded = load_deployable(path, device)
+        check_finite_weights(loaded.model, path)
         return cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
 
     def prepare(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
@@ -114,31 +116,112 @@ class AudioClassifier:
         return np.concatenate(out)
 
     def classify(self, paths: Iterable[str | os.PathLike], files_per_batch: int = 32) -> Iterator[FileResult]:
-        """One FileResult per path, in order; unreadable files give results with their error."""
-        paths = list(paths)
-        for start in range(0, len(paths), files_per_batch):
-            yield from self._classify_group(paths[start:start + files_per_batch])
+        """One FileResult per path, in order; unreadable files give results with their error.
 
-    def _classify_group(self, paths: list) -> list[FileResult]:
-        results, clips = [], []
+        Files are streamed (asc.data.audio.stream_audio): memory holds one block of audio and one
+        batch of clips, whatever the files' lengths; clips of consecutive short files share batches.
+        Probabilities that are not finite (a damaged model, samples far outside [-1, 1]) make that
+        file's result an error naming it. `files_per_batch` bounds how many finished files wait for
+        their batch.
+        """
+        batch = _ClipBatch(self)
+        waiting: list[_Pending] = []
         for path in paths:
-            result = FileResult(str(path))
+            pending = _Pending(FileResult(str(path)))
+            waiting.append(pending)
             try:
-                file_clips, result.warnings = self.prepare(path)
+                for clip in self._clips(path, pending):
+                    batch.add(clip, pending)
             except AscError as e:
-                result.error = str(e)
+                pending.result.error = str(e)
             except (OSError, ValueError, RuntimeError, MemoryError) as e:  # a reader failing unexpectedly
-                result.error = f"{path}: cannot read the audio ({type(e).__name__}: {e})"
+                pending.result.error = f"{path}: cannot read the audio ({type(e).__name__}: {e})"
+            if len(waiting) >= files_per_batch:
+                batch.run()
+            if not batch.clips:
+                yield from (p.finish() for p in waiting)
+                waiting = []
+        batch.run()
+        yield from (p.finish() for p in waiting)
+
+    def _clips(self, path, pending: "_Pending") -> Iterator[np.ndarray]:
+        """The clips of one file (see the module docstring) as its audio streams in; notes (mixed
+        down, silent, short) go to the file's warnings."""
+        clip, rate = self.features.clip_samples, self.features.sample_rate
+        buffer, samples, peak = np.zeros(0, np.float32), 0, 0.0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AudioWarning)
+            for piece in stream_audio(path, rate):
+                samples += len(piece)
+                peak = max(peak, float(np.abs(piece).max())) if len(piece) else peak
+                buffer = np.concatenate([buffer, piece])
+                full = len(buffer) // clip
+                for k in range(full):
+                    yield buffer[k * clip:(k + 1) * clip]
+                buffer = buffer[full * clip:]
+        for w in caught:
+            if issubclass(w.category, AudioWarning):
+                pending.result.warnings.append(str(w.message))
             else:
-                clips.append(file_clips)
-            results.append(result)
-        if clips:
-            probs = self.probs(np.concatenate(clips))
-            bounds = np.cumsum([0] + [len(c) for c in clips])
-            good = (r for r in results if r.ok)
-            for result, a, b in zip(good, bounds[:-1], bounds[1:]):
-                result.probs = probs[a:b]
-        return results
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        pending.peak = peak
+        if peak < SILENT_PEAK:
+            level = "every sample is zero" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
+            pending.result.warnings.append(f"{path}: silent ({level}); its scores say nothing about the scene")
+        short = samples < clip
+        if short or 2 * len(buffer) >= clip:
+            yield np.pad(buffer, (0, clip - len(buffer)))
+        if short:
+            pending.result.warnings.append(f"{path}: {samples / rate:.2f} s long, shorter than one "
+                                           f"{self.features.clip_seconds:g}-s clip; zero-padded")
+
+
+@dataclass
+class _Pending:
+    """A file being classified: its result and the probability rows of its clips so far."""
+    result: FileResult
+    rows: list = field(default_factory=list)
+    peak: float = 0.0
+
+    def finish(self) -> FileResult:
+        """The result with its probabilities, or with an error naming the file if any is not finite."""
+        result = self.result
+        if result.ok:
+            probs = np.stack(self.rows) if self.rows else np.zeros((0, 0))
+            bad = count_nonfinite(probs)
+            if bad or not len(probs):
+                why = (f"samples reach {self.peak:.3g}, far outside [-1, 1]" if self.peak > 1.0
+                       else "the model may be damaged")
+                result.error = (f"{result.name}: the model's class probabilities for this file hold {bad} NaN "
+                                f"or infinite values ({why}); not classified")
+            else:
+                result.probs = probs
+        return result
+
+
+class _ClipBatch:
+    """Clips waiting for one forward pass, with the files they belong to."""
+
+    def __init__(self, classifier: AudioClassifier):
+        self.classifier = classifier
+        self.clips: list[np.ndarray] = []
+        self.owners: list[_Pending] = []
+
+    def add(self, clip: np.ndarray, owner: _Pending) -> None:
+        self.clips.append(clip)
+        self.owners.append(owner)
+        if len(self.clips) >= self.classifier.batch_size:
+            self.run()
+
+    def run(self) -> None:
+        """Classify the waiting clips and hand each file its rows (files that failed since drop theirs)."""
+        if not self.clips:
+            return
+        probs = self.classifier.probs(np.stack(self.clips))
+        for owner, row in zip(self.owners, probs):
+            if owner.result.ok:
+                owner.rows.append(row)
+        self.clips, self.owners = [], []
 
 
 def find_audio(folder: str | os.PathLike) -> list[Path]:

@@ -166,7 +166,7 @@ def _inputs(checkpoint: Path, store: FeatureStore | None, job: ScoreJob, system:
     marker = read_marker(store.path) if store is not None else {}
     data_files = [job.data / name for name in ("wav.scp", "utt2label", "utt2device")]
     return {"format": FORMAT, "checkpoint": file_digest(checkpoint),
-            "feats": {key: marker.get(key) for key in ("bytes", "utts_hash", "config_hash")} if marker else None,
+            "feats": {key: marker.get(key) for key in ("bytes", "utts_hash", "config_hash", "sources")} if marker else None,
             "data": files_digest(data_files), "labels": file_digest(job.labels),
             "system": system, "split": split}
 
