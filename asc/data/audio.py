@@ -61,7 +61,7 @@ def _mono(data: np.ndarray, path: Path) -> np.ndarray:
 
 
 def stream_audio(path: str | os.PathLike, sample_rate: int,
-                 block_seconds: float = STREAM_BLOCK_SECONDS) -> Iterator[np.ndarray]:
+                 block_seconds: float | None = None) -> Iterator[np.ndarray]:
     """Mono float32 pieces of `path` at `sample_rate`, in order, block by block: what `load_audio`
     returns, without ever holding the whole file. A file of at most one block is read and resampled in
     one piece, exactly as `load_audio`; longer ones go through libsoxr's streaming resampler (the same
@@ -74,7 +74,8 @@ def stream_audio(path: str | os.PathLike, sample_rate: int,
         raise InputError(path, f"not a readable audio file (unknown format, or a corrupt or truncated "
                                f"header): {_libsndfile_reason(e)}") from None
     with source:
-        rate, block = source.samplerate, max(1, int(block_seconds * source.samplerate))
+        seconds = STREAM_BLOCK_SECONDS if block_seconds is None else block_seconds
+        rate, block = source.samplerate, max(1, int(seconds * source.samplerate))
         if 0 <= source.frames <= block:
             wave, _ = read_audio(path)
             yield resample(wave, rate, sample_rate)

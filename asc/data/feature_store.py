@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -68,8 +69,10 @@ def create_store(path: str | os.PathLike, utts: list[str], n_mels: int, n_frames
             yield feats
         size = tmp.stat().st_size
     info = dict(marker or {})
+    # build_id: new at every build, so that the digest of this marker (what later stages record of the
+    # store, asc.eval.fingerprint.marker_digest) changes whenever the store is rebuilt.
     info.update(bytes=size, utts=len(utts), utts_hash=utts_hash(list(utts)), config_hash=config_hash,
-                data_dir=data_dir)
+                data_dir=data_dir, build_id=uuid.uuid4().hex[:16])
     mark_done(path.parent, marker_name(path), info)
 
 

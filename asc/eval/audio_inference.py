@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from asc.data.audio import AudioWarning, load_audio, stream_audio
-from asc.errors import AscError
+from asc.data.audio import AudioWarning, stream_audio
+from asc.errors import AscError, InputError
 from asc.eval.model_file import load_deployable
-from asc.finite import check_finite_weights, count_nonfinite
 from asc.features.logmel import FeatureConfig, LogMel
+from asc.finite import check_finite_weights, count_nonfinite
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
@@ -80,30 +80,10 @@ class AudioClassifier:
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 64) -> "AudioClassifier":
         """The classifier of a deployable model file (exp/deploy/split<N>/model.pt)."""
+        check_deploy_finished(path)
         loaded = load_deployable(path, device)
         check_finite_weights(loaded.model, path)
         return cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
-
-    def prepare(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
-        """The clips of one file at the model's rate, and the warnings about it; AscError if unreadable."""
-        notes = []
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AudioWarning)
-            wave = load_audio(path, self.features.sample_rate)
-        for w in caught:
-            if issubclass(w.category, AudioWarning):
-                notes.append(str(w.message))
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        peak = float(np.abs(wave).max())
-        if peak < SILENT_PEAK:
-            level = "every sample is zero" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
-            notes.append(f"{path}: silent ({level}); its scores say nothing about the scene")
-        clips, short = segment_wave(wave, self.features.clip_samples)
-        if short:
-            notes.append(f"{path}: {len(wave) / self.features.sample_rate:.2f} s long, shorter than one "
-                         f"{self.features.clip_seconds:g}-s clip; zero-padded")
-        return clips, notes
 
     @torch.no_grad()
     def probs(self, clips: np.ndarray) -> np.ndarray:
@@ -153,7 +133,9 @@ class AudioClassifier:
             warnings.simplefilter("always", AudioWarning)
             for piece in stream_audio(path, rate):
                 samples += len(piece)
-                peak = max(peak, float(np.abs(piece).max())) if len(piece) else peak
+                if len(piece):
+                    top = float(np.abs(piece).max())
+                    peak = max(peak, top if np.isfinite(top) else np.inf)
                 buffer = np.concatenate([buffer, piece])
                 full = len(buffer) // clip
                 for k in range(full):
@@ -190,7 +172,7 @@ class _Pending:
             probs = np.stack(self.rows) if self.rows else np.zeros((0, 0))
             bad = count_nonfinite(probs)
             if bad or not len(probs):
-                why = (f"samples reach {self.peak:.3g}, far outside [-1, 1]" if self.peak > 1.0
+                why = (f"samples far outside [-1, 1]: peak {self.peak:.3g} at the model's rate" if self.peak > 1.0
                        else "the model may be damaged")
                 result.error = (f"{result.name}: the model's class probabilities for this file hold {bad} NaN "
                                 f"or infinite values ({why}); not classified")
@@ -222,6 +204,21 @@ class _ClipBatch:
             if owner.result.ok:
                 owner.rows.append(row)
         self.clips, self.owners = [], []
+
+
+# What the deploy stage writes beside model.pt before its done marker (asc.prune.deploy).
+DEPLOY_OUTPUTS = ("complexity.json", "precision.json")
+
+
+def check_deploy_finished(path: str | os.PathLike) -> None:
+    """InputError if `path` lies in a deploy folder whose stage did not finish (no deploy.done beside the
+    deploy's other outputs): its model may exceed the limits or have failed the float16 check. A model
+    file copied out on its own is accepted (the marker travels with the folder, not the file)."""
+    folder = Path(path).parent
+    if any((folder / name).is_file() for name in DEPLOY_OUTPUTS) and not (folder / "deploy.done").is_file():
+        raise InputError(path, f"the deploy stage did not finish in {folder} (no deploy.done): the model may be "
+                               f"over the complexity limits or have failed the float16 check; run stage 5 "
+                               f"again (see its log)")
 
 
 def find_audio(folder: str | os.PathLike) -> list[Path]:

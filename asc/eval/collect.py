@@ -1,6 +1,7 @@
 """Gathering the scores.json files of an experiment tree into the records of the RESULTS.md table.
 
-Each scores.json (written by asc.eval.scoring) names its system and training split; a file without
+Each scores.json (written by asc.eval.scoring) names its system and training split; one without
+the `score.done` beside it (scoring interrupted or failed) is skipped and named; a file without
 a split, or with a split outside the DCASE2024 five, cannot go into the table and is reported as
 skipped. Systems are ordered as the paper compares them (SYSTEM_ORDER), any other after them.
 """
@@ -26,6 +27,7 @@ SYSTEM_DESCRIPTIONS = {
                          "float16: the deployable model of stage 5",
 }
 REQUIRED = ("system", "macro_accuracy")
+SCORE_DONE = "score.done"      # asc.eval.scoring's marker: a scores.json without it is not trusted
 # What a table can show: the DCASE ranking figure, or the same accuracy over the device groups.
 METRICS = {"macro_accuracy": "macro class-averaged accuracy (%) on the test set",
            "seen_devices": "accuracy (%) on the test clips of the devices seen in training (a, b, c, s1-s3)",
@@ -59,6 +61,10 @@ def collect_scores(exp_roots: Roots, metric: str = "macro_accuracy") -> Collecte
             raise InputError(root, "experiment folder not found")
     found = Collected()
     for path in sorted(p for root in roots for p in root.rglob("scores.json")):
+        if not (path.parent / SCORE_DONE).is_file():
+            found.skipped.append((path, f"no {SCORE_DONE} beside it: its scoring did not finish (interrupted, "
+                                        f"or failed while rewriting it); score it again"))
+            continue
         scores = _read(path)
         split = scores.get("split")
         if split is None:

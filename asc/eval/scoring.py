@@ -97,8 +97,10 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     from asc.eval.inference import check_store_matches, predict_probs
     from asc.eval.metrics import compute_scores
     from asc.eval.model_file import load_for_eval
+    from asc.finite import check_finite_outputs, check_finite_weights
 
     loaded = load_for_eval(checkpoint, job.device)
+    check_finite_weights(loaded.model, loaded.path)
     labels = read_labels(job.labels)
     _check_labels(loaded, labels, job.labels)
     if not check_store_matches(store, loaded.feats_hash, str(loaded.path)):
@@ -108,6 +110,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     truth, devices = _truth(data, job.data, labels)
     log(f"scoring {system} (split {split}) = {loaded.path} on {job.data} ({len(data)} clips)")
     probs = predict_probs(loaded.model, store, data.utts, job.batch_size, job.device)
+    check_finite_outputs(probs, loaded.path, "class probabilities")
     if probs.shape[1] != len(labels):
         raise InputError(loaded.path, f"the model has {probs.shape[1]} outputs, {job.labels} lists "
                                       f"{len(labels)} classes")
@@ -125,12 +128,14 @@ def _compute_from_logits(job: ScoreJob, logits_file: Path, system: str, split: i
 
     from asc.data.logit_store import read_logits
     from asc.eval.metrics import compute_scores
+    from asc.finite import check_finite_outputs
 
     labels = read_labels(job.labels)
     data = load_datadir(job.data)
     truth, devices = _truth(data, job.data, labels)
     log(f"scoring {system} (split {split}) = the logits in {logits_file} on {job.data} ({len(data)} clips)")
     logits = read_logits(logits_file, data.utts, labels).astype(np.float64)
+    check_finite_outputs(logits, logits_file, "stored logits")
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     scores = compute_scores(truth, probs, devices, labels).to_dict()

@@ -26,6 +26,7 @@ from asc.data.feature_store import create_store, read_marker, store_bytes, store
 from asc.errors import AscError, InputError
 from asc.eval.fingerprint import audio_digest, library_versions
 from asc.features.logmel import FeatureConfig, LogMel, fix_length
+from asc.finite import check_finite_features
 
 BATCH = 32          # clips per front-end call; shard boundaries fall on multiples of it
 COPY_BLOCK = 256    # clips per read/write while merging (bounds the merge's memory)
@@ -117,11 +118,24 @@ def _compute(feats: h5py.Dataset, wavs: list[str], cfg: FeatureConfig, device: s
         waves = np.stack([read_clip(w, cfg, rates) for w in wavs[a:a + BATCH]])
         with torch.inference_mode():
             out = front(torch.from_numpy(waves).to(device)).cpu().numpy()
+        _check_finite(out, wavs[a:a + BATCH])
         done = a + len(waves)
         feats[a:done] = out.astype(np.float16)
         if done // every != a // every or done == len(wavs):
             progress(done, done / max(time.time() - began, 1e-9))
     _warn_odd_rates(rates, cfg.sample_rate)
+
+
+def _check_finite(feats: np.ndarray, wavs: list[str]) -> None:
+    """InputError naming the first clip whose log-mels hold NaN or infinity (samples far outside
+    [-1, 1] overflow the power spectrum): such a clip would train and score as garbage, silently."""
+    for feat, wav in zip(feats, wavs):
+        check_finite_features(feat, wav)
+    clipped = feats.astype(np.float16)
+    for feat, wav in zip(clipped, wavs):
+        if not np.isfinite(feat).all():
+            raise InputError(wav, "its log-mel features overflow float16, the store's type (samples far "
+                                  "outside [-1, 1]?)")
 
 
 def read_clip(path: str, cfg: FeatureConfig, rates: dict[int, list[str]] | None = None) -> np.ndarray:

@@ -59,6 +59,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     from asc.models import build_model, reparameterize
 
     ckpt = load_checkpoint(path)
+    _check_model_options(path, ckpt)
     model = build_model(ckpt["model_name"], **ckpt.get("model_options", {}))
     if ckpt.get("deployed"):
         model = reparameterize(model)
@@ -68,6 +69,31 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         raise InputError(path, f"weights do not fit model '{ckpt['model_name']}' with its options: "
                                f"{str(e).splitlines()[0]}") from None
     return model.to(map_location).eval(), ckpt
+
+
+def _check_model_options(path, ckpt: dict) -> None:
+    """Refuse model options that do not describe the stored weights before building anything real:
+    options come from the file, and a damaged or hostile one (a width of 10^9) would allocate without
+    bound. The model is built on the meta device (no memory) and its size compared with the weights'."""
+    from asc.models import build_model
+
+    options, state = ckpt.get("model_options", {}), ckpt.get("state_dict")
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise InputError(path, f"'model_options' must be a mapping of option names, found {type(options).__name__}")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(path, "'state_dict' must map names to tensors")
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(ckpt["model_name"], **options)
+    except (TypeError, ValueError, KeyError) as e:
+        raise InputError(path, f"model options {options} do not build model '{ckpt['model_name']}': "
+                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    built = sum(p.numel() for p in skeleton.parameters())
+    stored = sum(v.numel() for v in state.values())
+    # A deployed model is fused (fewer weights than the network it is built from): a generous margin.
+    if built > 8 * stored + 1_000_000:
+        raise InputError(path, f"model options {options} build {built:,} parameters, but the file stores "
+                               f"{stored:,} weights; the options are damaged")
 
 
 def rng_state() -> dict:
