@@ -29,7 +29,7 @@ class AudioWarning(UserWarning):
 
 # Longer files are read in blocks of this many seconds (at the file's rate), so that memory stays
 # bounded whatever their length: a 1-hour 6-channel file at 48 kHz is 4 GB of float32 samples.
-STREAM_BLOCK_SECONDS = 60.0
+STREAM_BLOCK_SECONDS = 10.0
 
 
 def read_audio(path: str | os.PathLike, max_frames: int | None = None) -> tuple[np.ndarray, int]:
