@@ -68,7 +68,7 @@ class AudioClassifier:
     """A model, its front end and its labels, classifying files in batches of clips."""
 
     def __init__(self, model: nn.Module, features: FeatureConfig, labels: list[str], device: str = "cpu",
-                 batch_size: int = 64, precision: str | None = None):
+                 batch_size: int = 16, precision: str | None = None):
         self.device = torch.device(device)
         self.precision = precision      # storage precision of the model file's weights
         self.model = model.to(self.device).eval()
@@ -78,7 +78,7 @@ class AudioClassifier:
         self.batch_size = batch_size
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 64) -> "AudioClassifier":
+    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 16) -> "AudioClassifier":
         """The classifier of a deployable model file (exp/deploy/split<N>/model.pt)."""
         check_deploy_finished(path)
         loaded = load_deployable(path, device)

@@ -38,7 +38,7 @@ class Submission:
 
 
 def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, out: str | os.PathLike,
-                    device: str = "cpu", batch_size: int = 64, log: Log = print, warn: Log = print) -> Submission:
+                    device: str = "cpu", batch_size: int = 16, log: Log = print, warn: Log = print) -> Submission:
     """Classify every listed file of `eval_dir` with `model_file`; write output.csv and complexity.yaml.
 
     Skipped if `out` holds the finished submission of the same model, listing and audio files. If any

@@ -72,28 +72,34 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
 
 
 def _check_model_options(path, ckpt: dict) -> None:
-    """Refuse model options that do not describe the stored weights before building anything real:
-    options come from the file, and a damaged or hostile one (a width of 10^9) would allocate without
-    bound. The model is built on the meta device (no memory) and its size compared with the weights'."""
-    from asc.models import build_model
-
+    """Refuse model options that cannot describe the stored weights, before anything is built: the
+    options come from the file, and a damaged or hostile one (a width of 10^6) would allocate without
+    bound. Every width in the options shows up as a dimension of some stored tensor, so no number in
+    them may exceed the largest stored dimension by much (twice it, plus 1024: input sizes such as a
+    transformer's frame count need not be a weight's dimension)."""
     options, state = ckpt.get("model_options", {}), ckpt.get("state_dict")
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
         raise InputError(path, f"'model_options' must be a mapping of option names, found {type(options).__name__}")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(path, "'state_dict' must map names to tensors")
-    try:
-        with torch.device("meta"):
-            skeleton = build_model(ckpt["model_name"], **options)
-    except (TypeError, ValueError, KeyError) as e:
-        raise InputError(path, f"model options {options} do not build model '{ckpt['model_name']}': "
-                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    built = sum(p.numel() for p in skeleton.parameters())
-    stored = sum(v.numel() for v in state.values())
-    # A deployed model is fused (fewer weights than the network it is built from): a generous margin.
-    if built > 8 * stored + 1_000_000:
-        raise InputError(path, f"model options {options} build {built:,} parameters, but the file stores "
-                               f"{stored:,} weights; the options are damaged")
+    largest = max((d for v in state.values() for d in v.shape), default=0)
+    bound = 2 * largest + 1024
+    for name, value in options.items():
+        numbers = [x for x in _flatten(value) if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if any(not abs(x) <= bound for x in numbers):           # also NaN
+            raise InputError(path, f"model option {name}={value!r} is out of all proportion to the stored "
+                                   f"weights (largest dimension {largest}); the options are damaged")
+
+
+def _flatten(value):
+    """The leaves of nested lists/tuples/dicts."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _flatten(item)
+    else:
+        yield value
 
 
 def rng_state() -> dict:
