@@ -30,6 +30,7 @@ from asc.data.dataset import FeatureDataset
 from asc.data.feature_store import FeatureStore
 from asc.errors import AscError, ConfigError, InputError
 from asc.eval.fingerprint import datadir_digest, file_digest, marker_digest
+from asc.lock import folder_lock
 from asc.prune.config import PruneConfig, check_prune_config, load_prune_config, prune_hash
 from asc.prune.deploy import run_deploy
 from asc.prune.steps import finished, resolve_init, run_pruning
@@ -67,7 +68,9 @@ def main(argv=None) -> int:
                   file=sys.stderr)
         else:
             write_rerun_script(Path(args.exp), "asc.bin.prune", argv if argv is not None else sys.argv[1:])
-        final = run_pruning(cfg, args.init, args.exp)
+        # One pruning run per experiment folder (its steps fine-tune like a training).
+        with folder_lock(args.exp, "asc.bin.prune " + " ".join(argv if argv is not None else sys.argv[1:])):
+            final = run_pruning(cfg, args.init, args.exp)
         if args.deploy_dir:
             info = run_deploy(final, args.deploy_dir, _features(cfg), read_labels(cfg.finetune.labels),
                               prune_hash(cfg, args.init), cfg.target.precision, cfg.input_shape, test_set,
