@@ -40,6 +40,7 @@ from asc.data.feature_store import FeatureStore
 from asc.errors import ConfigError, InputError
 from asc.eval.fingerprint import changed_inputs, datadir_digest, file_digest, marker_digest
 from asc.eval.metrics import compute_scores
+from asc.finite import NonFiniteError, count_nonfinite
 from asc.models import build_model
 from asc.models.checkpoints import load_pretrained
 from asc.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
@@ -199,6 +200,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
         record = {"epoch": epoch + 1}
         record.update(_train_epoch(ddp_model, loader, data, augmenter, optimizer, scheduler, scaler,
                                    generator, cfg, env, epoch, use_amp))
+        _check_not_diverged(model, paths, record)
         if env.is_main:
             if data.val is not None:
                 record.update(validate(model, data.val, env.device, cfg, use_amp))
@@ -294,6 +296,17 @@ def generator_for_workers(generator: torch.Generator) -> torch.Generator:
     augmentation stream."""
     seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
     return torch.Generator().manual_seed(seed)
+
+
+def _check_not_diverged(model: nn.Module, paths: ExpDir, record: dict) -> None:
+    """NonFiniteError naming the experiment if the weights went NaN or infinite in this epoch: saving
+    them would make last.pt (the resume point) and best.pt useless and the run would end 'done'.
+    Every rank checks (DDP keeps the weights equal), so all stop together."""
+    bad = sum(count_nonfinite(p.detach()) for p in model.parameters())
+    if bad:
+        raise NonFiniteError(f"{paths.root}: training diverged in epoch {record['epoch']}: {bad} weights are NaN "
+                             f"or infinite (train loss {record.get('train_loss')}); nothing of this epoch was "
+                             f"saved - lower lr or set grad_clip, then remove the folder or resume from last.pt")
 
 
 def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmenter: Augmenter,

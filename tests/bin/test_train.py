@@ -151,3 +151,11 @@ def test_second_training_of_one_experiment_folder_is_refused_naming_the_first(ti
     assert main(tiny.argv(exp, "epochs=1")) == 1
     err = capsys.readouterr().err
     assert f"pid {os.getppid()}" in err and "the first one" in err and not (exp / "train.done").exists()
+
+
+def test_a_diverged_run_stops_naming_the_experiment_and_is_not_marked_done(tiny, capsys):
+    exp = tiny.root / "diverged"
+    assert main(tiny.argv(exp, "epochs=1", "lr=1000000000000000000000000000000.0", "grad_clip=0")) == 1
+    err = capsys.readouterr().err
+    assert f"{exp}: training diverged in epoch 1" in err and not (exp / "train.done").exists()
+    assert not (exp / "checkpoints" / "last.pt").exists()
