@@ -1,6 +1,7 @@
 """Classifying audio files with a deployable model file alone: any wav/flac, any rate, length, channels.
 
-Each file is read with asc.data.audio (the recipe's own reader and resampler), mixed down to mono if
+Each file is streamed with asc.data.audio (the recipe's own reader and resampler) in blocks, so
+memory does not depend on its length, mixed down to mono if
 it has several channels, resampled to the model's feature rate and cut into clips of the model's
 clip length (1 s): whole clips from the start, plus the remainder zero-padded when it is at least
 half a clip long (a shorter remainder is dropped; a file shorter than one clip is zero-padded, with
@@ -8,8 +9,8 @@ a warning). The log-mels come from asc.features.logmel with the FeatureConfig st
 file, batched across files; a file's class probabilities are the mean over its clips, or one row
 per clip.
 
-Every problem is per file: a file that cannot be read becomes a FileResult with its error (naming
-the file), the others are classified; warnings (mixed down, zero-padded, silent) are kept with the
+Every problem is per file: a file that cannot be read, or whose probabilities are not finite (NaN,
+infinity), becomes a FileResult with its error (naming the file), the others are classified; warnings (mixed down, zero-padded, silent) are kept with the
 file's result.
 """
 from __future__ import annotations
