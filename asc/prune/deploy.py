@@ -155,13 +155,13 @@ def run_deploy(model_path: str | os.PathLike, out_dir: str | os.PathLike, featur
         info = json.loads(done_marker(out_dir, DONE).read_text() or "{}")
         if info.get("source_hash") == source_hash and info.get("inputs") == inputs:
             return info
-        if info.get("source_hash") == source_hash:
-            # Same pruning run, other inputs (a rebuilt test store, a model re-pruned): deploying
-            # again is cheap and its figures would be stale otherwise.
-            done_marker(out_dir, DONE).unlink()
-        raise InputError(done_marker(out_dir, DONE), f"deployed from another pruning run (hash "
-                                                     f"{info.get('source_hash')}, this one {source_hash}); "
-                                                     f"remove the directory to deploy again")
+        if info.get("source_hash") != source_hash:
+            raise InputError(done_marker(out_dir, DONE), f"deployed from another pruning run (hash "
+                                                         f"{info.get('source_hash')}, this one {source_hash}); "
+                                                         f"remove the directory to deploy again")
+        # Same pruning run, other inputs (a rebuilt test store, a model re-pruned): deploying again is
+        # cheap, and its figures would be stale otherwise.
+        done_marker(out_dir, DONE).unlink()
     model, ckpt = load_model(model_path)
     report = deploy_model(model, ckpt["model_name"], ckpt["model_options"], out_dir, features, labels, precision,
                           input_shape)
