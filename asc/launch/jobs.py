@@ -26,12 +26,17 @@ def is_job_range(arg: str) -> bool:
 # given as arguments of their own (`|`, `&&`, `2>&1`, `>`, `>>log`), as Kaldi's launchers pass them.
 _PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
 _OPERATOR = re.compile(r"^(\|\|?|&&|;|\d*(>>?|<)(&\d+|[A-Za-z0-9_@%+=:,./-]+)?|&>)$")
+# A word that is one variable and nothing else (`$SGE_TASK_ID`) is left for the job's shell to expand,
+# as Kaldi's launchers let it; a `$` anywhere else (a path) is quoted.
+_VARIABLE = re.compile(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def shell_command(argv: list[str]) -> str:
-    """Join a command's arguments into one shell string: plain words and shell operators as they
-    are, anything else quoted (white space, `;`, `$`, quotes, globs), so a path never runs as code."""
-    return " ".join(arg if _PLAIN.match(arg) or _OPERATOR.match(arg) else shlex.quote(arg) for arg in argv)
+    """Join a command's arguments into one shell string: plain words, shell operators and a lone
+    `$VARIABLE` as they are, anything else quoted (white space, `;`, `$` inside a word, quotes, globs),
+    so a path never runs as code."""
+    return " ".join(arg if _PLAIN.match(arg) or _OPERATOR.match(arg) or _VARIABLE.match(arg) else shlex.quote(arg)
+                    for arg in argv)
 
 
 def index_ranges(indices: list[int]) -> list[tuple[int, int]]:
