@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,3 +106,30 @@ def test_command_errors_are_one_line(capsys, argv, message):
     code, _, err = run(capsys, *argv)
     assert code == 1 and err.startswith("complexity: ") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_readme_table_is_what_the_models_count_now(tmp_path, capsys):
+    """README's complexity section is exactly what `--readme` writes today, and its rows say what DCASE
+    and the papers publish (the baseline's figures, the limits' verdicts)."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    begin, end = "<!-- complexity:begin -->\n", "<!-- complexity:end -->"
+    text = readme.read_text()
+    assert text.count(begin) == 1 and text.count(end) == 1, "README lost its complexity markers"
+    section = text.split(begin, 1)[1].split(end, 1)[0]
+    table = cli.readme_table()
+    assert section == table, "README's complexity table is stale: python -m asc.bin.complexity --readme README.md"
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in table.splitlines()
+            if line.startswith("| ") and "`model_" in line}
+    assert len(rows) == len(cli.README_MODELS) == 5
+    baseline = rows["DCASE2024 baseline (`model_baseline.yaml`)"]
+    assert baseline[0] == "61,148" and baseline[2] == "29,419,156"    # as published
+    assert rows["Rep-Mobile, default (`model_rep_mobile.yaml`)"][3].startswith("yes")
+    assert rows["CP-Mobile, DCASE2023 as published (`model_cp_mobile.yaml`)"][3].startswith("no")
+    # the command fills a copy and leaves text outside the markers alone; a file without markers is refused
+    copy = tmp_path / "README.md"
+    copy.write_text(f"# T\n\n{begin}old\n{end}\n\nafter\n")
+    assert cli.main(["--readme", str(copy)]) == 0
+    assert copy.read_text() == f"# T\n\n{begin}{table}{end}\n\nafter\n"
+    copy.write_text("# no markers\n")
+    assert cli.main(["--readme", str(copy)]) == 1
+    assert "complexity:begin" in capsys.readouterr().err

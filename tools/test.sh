@@ -9,4 +9,6 @@ source "$root/tools/cpu_env.sh"
 # Small test models run fastest single-threaded; several intra-op threads on 2 busy cores thrash.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 cd "$root"
-exec "$root/tools/venv/bin/python" -m pytest -q "$@" tests
+# -rs: every skipped test is listed with its reason (a green run that skipped real work must say so).
+# No path given: pytest.ini's testpaths (tests/); a path given runs only that path.
+exec "$root/tools/venv/bin/python" -m pytest -q -rs "$@"

@@ -3,6 +3,11 @@
     python -m asc.bin.complexity --model rep_mobile [--options opts.yaml]
     python -m asc.bin.complexity --config conf/embedded/model_rep_mobile.yaml
     python -m asc.bin.complexity --checkpoint exp/deploy/split100/model.pt --out complexity.json
+    python -m asc.bin.complexity --readme README.md      # README's table of the recipe's models
+
+The last form counts every model of README's table (README_MODELS, configs under
+egs/dcase2024_task1/conf/embedded/) and writes the table between README's complexity markers, so
+that no figure in it is typed by hand.
 
 A model config is a YAML with `name` and `options` (conf/*/model_*.yaml), or a training config with
 `model` and `model_options`. The deployment form is counted (see asc.complexity for how, and for
@@ -20,11 +25,25 @@ from asc.complexity import (BYTES_PER_PARAM, DEFAULT_INPUT_SHAPE, complexity_rep
                             count_complexity)
 from asc.config import from_dict, read_yaml
 from asc.errors import AscError, ConfigError, InputError
+from asc.readme_section import fill_section
+
+RECIPE_CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf" / "embedded"
+# README's complexity table: (what the row is, model config under RECIPE_CONF), in README's order.
+README_MODELS = (
+    ("Rep-Mobile, default", "model_rep_mobile.yaml"),
+    ("Rep-Mobile, wide start of pruning", "model_rep_mobile_wide.yaml"),
+    ("DCASE2024 baseline", "model_baseline.yaml"),
+    ("CP-Mobile, DCASE2023 as published", "model_cp_mobile.yaml"),
+    ("CP-Mobile at Rep-Mobile's complexity", "model_cp_mobile_small.yaml"),
+)
+README_SECTION = "complexity"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build or load the model, count its deployment form, print (and optionally write) the JSON."""
     args = _parser().parse_args(argv)
+    if args.readme is not None:
+        return _write_readme(args.readme, args.precision)
     try:
         name, model = _model(args)
         shape = _input_shape(args.input_shape)
@@ -50,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m asc.bin.complexity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--readme", type=Path,
+                        help="write the table of README_MODELS between the file's complexity markers")
     source.add_argument("--model", help="registered model name (see asc.models.available_models)")
     source.add_argument("--config", type=Path, help="model config YAML (name + options) or training config")
     source.add_argument("--checkpoint", type=Path, help="saved model (model_name, model_options, state_dict)")
@@ -62,6 +83,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--training-form", action="store_true",
                    help="count the model as built, without re-parameterizing (for comparison only)")
     return p
+
+
+def readme_table(precision: str = "float16") -> str:
+    """README's complexity table (Markdown) of README_MODELS, and Rep-Mobile's training form below it."""
+    from asc.complexity import count_complexity, param_bytes, within_limits
+    from asc.models import ModelConfig, build_model
+
+    lines = [f"| model (config under `conf/embedded/`) | params | bytes at {precision} | MACs | within the limits |",
+             "|---|---:|---:|---:|---|"]
+    for title, file in README_MODELS:
+        config = _model_config(RECIPE_CONF / file, ModelConfig)
+        c = count_complexity(build_model(config.name, **config.options))
+        verdict = "yes" if within_limits(c, precision) else "no"
+        lines.append(f"| {title} (`{file}`) | {c.params:,} | {param_bytes(c.params, precision):,} | {c.macs:,} "
+                     f"| {verdict} |")
+    config = _model_config(RECIPE_CONF / README_MODELS[0][1], ModelConfig)
+    training = count_complexity(build_model(config.name, **config.options), deploy=False)
+    lines += ["", f"Rep-Mobile's training form (before fusing) has {training.params:,} params and "
+                  f"{training.macs / 1e6:.2f} M MACs."]
+    return "\n".join(lines) + "\n"
+
+
+def _write_readme(readme: Path, precision: str) -> int:
+    try:
+        changed = fill_section(readme, README_SECTION, readme_table(precision))
+    except AscError as e:
+        print(f"complexity: {e}", file=sys.stderr)
+        return 1
+    print(f"complexity: {readme}: table " + ("written" if changed else "already up to date"))
+    return 0
 
 
 def _model(args: argparse.Namespace):

@@ -106,7 +106,14 @@ def _title(configs: list[dict]) -> str:
     split = Path(first["finetune"]["train_data"]).name or "?"
     target = first["target"]
     return (f"Progressive against one-shot pruning ({split}, to {target['param_bytes']:,} B at "
-            f"{target['precision']} and {target['macs'] / 1e6:.0f} M MACs)")
+            f"{target['precision']} and {_macs(target['macs'])})")
+
+
+def _macs(macs: int) -> str:
+    """A MAC count for a title: '30 M MACs', '29.54 M MACs', or in full below a million ('60,000 MACs')."""
+    if macs < 1_000_000:
+        return f"{macs:,} MACs"
+    return f"{macs // 1_000_000} M MACs" if macs % 1_000_000 == 0 else f"{macs / 1e6:.2f} M MACs"
 
 
 def _notes(configs: list[dict], argv) -> list[str]:

@@ -5,6 +5,13 @@ Hann window of `win_length` zero-padded to `n_fft`, power 2, librosa's mel filte
 log(mel + eps). The filterbank is `librosa.filters.mel`'s, computed by asc.features.mel_filters
 (numpy alone, kept bit-equal to librosa by a test, without loading numba at inference); the STFT and the projection onto the filterbank are batched torch operations, which is what
 makes it several times faster than librosa on a CPU and lets it run on a GPU unchanged.
+
+The STFT is computed in float64, as librosa computes it (its float64 window promotes the float32
+frames before the FFT), and only the power is rounded to float32. A float32 FFT and a float32 Hann
+window round by about 1e-7 of a frame's energy, which is 2e-5 to 1e-4 of a mel value near the 50-dB
+floor under loud tones: no margin under the promised 1e-4, and whatever the FFT library's kernel for
+a thread count rounds differently shows up there. In float64 it is about 1e-6, with 1 or 2 threads.
+The mel projection sums only positive terms, so float32 is exact enough for it.
 """
 from __future__ import annotations
 
@@ -111,7 +118,9 @@ class LogMel(nn.Module):
     def __init__(self, cfg: FeatureConfig, bands: int = 8):
         super().__init__()
         self.cfg = cfg
-        self.register_buffer("window", torch.hann_window(cfg.win_length, periodic=True), persistent=False)
+        # float64: see the module docstring (the FFT runs at the window's precision).
+        self.register_buffer("window", torch.hann_window(cfg.win_length, periodic=True, dtype=torch.float64),
+                             persistent=False)
         # The filterbank is mostly zeros (each filter spans a few FFT bins), so the filters are cut
         # into `bands` groups of neighbours and each group is multiplied only with the FFT bins it
         # spans: the same sums as the dense product (the skipped terms are exact zeros), with about
@@ -142,6 +151,7 @@ class LogMel(nn.Module):
         ri = torch.view_as_real(spec.transpose(1, 2))            # [B, T, F, 2], a view
         sq = ri.square_() if not ri.requires_grad else ri.square()
         sq = sq.reshape(sq.shape[0], sq.shape[1], -1)            # [B, T, 2F]: re^2, im^2 interleaved
+        sq = sq.to(self.band0.dtype)                             # float32 power: positive sums from here
         mel = torch.cat([torch.matmul(sq[..., 2 * lo:2 * hi], getattr(self, f"band{g}"))
                          for g, (lo, hi) in enumerate(self.spans)], dim=-1)   # [B, T, M]
         return mel.transpose(1, 2).reshape(*shape, cfg.n_mels, mel.shape[1])

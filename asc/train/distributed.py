@@ -3,6 +3,10 @@
 `torchrun --nproc_per_node N -m asc.bin.train …` sets RANK, WORLD_SIZE and LOCAL_RANK; without them
 the run is a single process. Processes talk over gloo on the CPU and NCCL on GPUs. Only rank 0 writes
 files; the others wait at barriers so that nobody reads a checkpoint before it is complete.
+
+N processes with batch B/N each train as one process with batch B: DistributedSampler hands each
+process its share of the same permutation, DDP averages the gradients, and BatchNorm normalizes with
+the statistics of the whole global batch (GlobalBatchNorm; torch's SyncBatchNorm runs on GPUs only).
 """
 from __future__ import annotations
 
@@ -78,9 +82,65 @@ def make_sampler(dataset: Dataset, env: DistEnv, seed: int, shuffle: bool = True
                               shuffle=shuffle, seed=seed, drop_last=False)
 
 
+class _GlobalBatchStats:
+    """BatchNorm whose training statistics are those of the global batch of every process.
+
+    Mixed into the BatchNorm classes and swapped into a model's modules (`sync_batchnorm`), so that
+    parameter names, buffers and isinstance checks (fusion, pruning) stay those of BatchNorm. The
+    sums go through torch.distributed.nn's differentiable all_reduce, whose backward sums every
+    process's gradient: each process gets the gradient of the sum of all processes' losses, which
+    DDP's averaging turns into the gradient of the global batch's mean loss.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        channels = x.shape[1]
+        dims = [0, *range(2, x.dim())]
+        shape = [1, channels] + [1] * (x.dim() - 2)
+        count = torch.full((1,), x.numel() // channels, dtype=x.dtype, device=x.device)
+        total = all_reduce(torch.cat([x.sum(dims), count]))            # two passes, as BatchNorm does
+        n = total[-1]
+        mean = total[:channels] / n
+        centered = x - mean.view(shape)
+        var = all_reduce(centered.square().sum(dims)) / n                # biased, for normalizing
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1), alpha=m)   # unbiased
+        y = centered * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+class GlobalBatchNorm1d(_GlobalBatchStats, nn.BatchNorm1d):
+    """nn.BatchNorm1d with the global batch's statistics under DDP."""
+
+
+class GlobalBatchNorm2d(_GlobalBatchStats, nn.BatchNorm2d):
+    """nn.BatchNorm2d with the global batch's statistics under DDP."""
+
+
+_GLOBAL = {nn.BatchNorm1d: GlobalBatchNorm1d, nn.BatchNorm2d: GlobalBatchNorm2d}
+
+
+def sync_batchnorm(model: nn.Module) -> nn.Module:
+    """Make every BatchNorm of `model` normalize with the global batch's statistics (in place)."""
+    for module in model.modules():
+        if type(module) in _GLOBAL:
+            module.__class__ = _GLOBAL[type(module)]
+    return model
+
+
 def wrap_model(model: nn.Module, env: DistEnv) -> nn.Module:
     """Wrap in DistributedDataParallel when several processes train; the model itself otherwise."""
     if not env.distributed:
         return model
+    sync_batchnorm(model)
     ids = [env.device.index] if env.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)

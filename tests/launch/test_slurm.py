@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 from launch_helpers import LAUNCH, ROOT, job_log, recipe_copy, run_launch
@@ -185,7 +187,8 @@ def test_failed_job_on_slurm_is_named(slurm_cluster, tmp_path):
 
 def _queue(env: dict[str, str]) -> list[str]:
     """The ids of the jobs Slurm still holds."""
-    queue = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True, check=True)
+    queue = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True, check=True,
+                           timeout=60)
     return queue.stdout.split()
 
 
@@ -226,14 +229,12 @@ def _run_recipe(recipe: Path, args: list[str], env: dict[str, str]) -> None:
 
 @pytest.mark.slurm
 def test_feature_stage_on_slurm_equals_local(slurm_cluster, tmp_path):
-    h5py = pytest.importorskip("h5py")
-    import numpy as np
 
     env = _slurm_env(slurm_cluster)
     corpus = tmp_path / "corpus"
     subprocess.run([str(ROOT / "tools/venv/bin/python"), "-m", "asc.bin.make_corpus", "--out", str(corpus),
                     *[arg for text in TINY_CORPUS for arg in ("--set", text)]], check=True, env=env,
-                   capture_output=True)
+                   capture_output=True, timeout=300)
     local, slurm = recipe_copy(tmp_path / "local"), recipe_copy(tmp_path / "slurm")
     _run_recipe(local, ["--stage", "1", "--stop-stage", "2", "--corpus", str(corpus), "--nj", "4"], env)
     shutil.copytree(local / "data", slurm / "data", symlinks=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+import torch_pruning as tp
 import yaml
 
 from asc.complexity import count_complexity, within_limits
@@ -217,7 +218,6 @@ def test_full_size_default_fuses_within_tolerance():
 
 
 def test_torch_pruning_shrinks_all_branches_and_options_follow():
-    tp = pytest.importorskip("torch_pruning")
     model = randomize(build_model("rep_mobile", **SMALL))
     x = torch.randn(1, 1, 32, 24)
     before = count_complexity(model, (1, 32, 24))

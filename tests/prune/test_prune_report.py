@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from asc.bin.prune import main as prune
-from asc.bin.prune_report import main as report
+from asc.bin.prune_report import _macs, main as report
 from asc.prune.report import ablation_markdown
 from tiny_prune import make_tiny_prune
 
@@ -32,7 +32,7 @@ def test_report_of_progressive_and_one_shot_runs(tmp_path, capsys):
             "--out", str(out), *runs]
     assert report(argv) == 0
     text = out.read_text()
-    assert "Progressive against one-shot pruning (train, to 5,000 B at float16 and 0 M MACs)" in text
+    assert "Progressive against one-shot pruning (train, to 5,000 B at float16 and 60,000 MACs)" in text
     rows = [line for line in text.splitlines() if line.startswith("| progressive |") or line.startswith("| one-shot |")]
     # per step: progressive 0, 1, 2 and one-shot 0, 1; final: one row each
     assert len(rows) == 5 + 2
@@ -52,3 +52,9 @@ def test_markdown_of_single_values_has_no_spread():
     text = ablation_markdown(records, "T")
     assert "| progressive | 1 | 99 | 198 | 999 | – | 50.00 | 40.00 | 30.00 |" in text
     assert "| progressive | 1 × 2 | 99 | 999 | 40.00 | 45.00 | 30.00 |" in text
+
+
+@pytest.mark.parametrize("macs, text", [(60_000, "60,000 MACs"), (999_999, "999,999 MACs"),
+                                        (30_000_000, "30 M MACs"), (29_539_392, "29.54 M MACs")])
+def test_mac_target_in_the_title_is_never_rounded_to_zero(macs, text):
+    assert _macs(macs) == text

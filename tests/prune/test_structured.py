@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 import torch.nn as nn
+import torch_pruning as tp
 
 from asc.complexity import count_complexity
 from asc.models import build_model, reparameterize
@@ -53,7 +54,6 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
 
 def torch_pruning_groups(model: nn.Module) -> set[frozenset]:
     """torch-pruning's channel groups as sets of (site, side), the classifier's outputs left out."""
-    tp = pytest.importorskip("torch_pruning")
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.randn(1, *INPUT_SHAPE))
     names = {module: name for name, module in model.named_modules()}
     groups = set()
