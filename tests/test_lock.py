@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def dead_pid() -> int:
     """The id of a process that has finished."""
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
+    proc.wait(timeout=60)
     return proc.pid
 
 

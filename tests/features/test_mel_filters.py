@@ -31,4 +31,4 @@ def test_inference_does_not_load_numba():
 
     code = ("import sys; from asc.features.logmel import FeatureConfig, LogMel; LogMel(FeatureConfig()); "
             "print('numba' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.strip() == "False"
