@@ -54,8 +54,7 @@ def acquire(folder: str | os.PathLike, pid: int | None = None, what: str = "") -
             if holder is not None and _alive(holder):
                 raise LockHeld(f"{folder}: another run holds this folder: {describe(holder)}; wait for it "
                                f"to finish (or stop it), then run again. Lock file: {path}") from None
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()                                        # stale: its holder is gone
+            _remove_stale(path, holder)
             continue
         with os.fdopen(fd, "w") as f:
             json.dump(record, f)
@@ -63,6 +62,20 @@ def acquire(folder: str | os.PathLike, pid: int | None = None, what: str = "") -
             os.fsync(f.fileno())
         return path
     raise LockHeld(f"{folder}: could not take the lock {path} (another run keeps taking it)")
+
+
+def _remove_stale(path: Path, stale: dict | None) -> None:
+    """Remove the lock `path` if it still holds the `stale` record. It is first moved aside (atomic), so
+    that a lock another run has just taken in its place is put back, not deleted."""
+    aside = path.with_name(f"{path.name}.stale.{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    if _read(aside) != stale:                                      # someone else's fresh lock: put it back
+        with contextlib.suppress(FileExistsError):
+            os.link(aside, path)
+    aside.unlink(missing_ok=True)
 
 
 def release(folder: str | os.PathLike, pid: int | None = None) -> None:

@@ -60,3 +60,11 @@ def test_run_sh_refuses_a_second_run_in_its_folder_and_takes_over_a_dead_ones_lo
     free = run_sh(recipe)
     assert free.returncode == 0, free.stderr
     assert not lock_path(recipe).exists()                  # released when run.sh exits
+
+
+def test_a_fresh_lock_taken_in_between_is_not_removed_as_stale(tmp_path):
+    from asc.lock import _remove_stale
+
+    acquire(tmp_path, os.getppid(), "the run that took over first")
+    _remove_stale(lock_path(tmp_path), {"pid": dead_pid(), "host": "h"})   # a slower taker's judgement
+    assert json.loads(lock_path(tmp_path).read_text())["pid"] == os.getppid()
