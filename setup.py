@@ -30,5 +30,10 @@ setup(
         "torch-pruning>=1.4,<2",
         "matplotlib>=3.6,<4",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        # asc.bin.export --format onnx (torch's exporter needs onnx and onnxscript; onnxruntime runs
+        # the file and checks it); the tests run exported files, so the test extra has them too.
+        "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"],
+        "test": ["pytest>=7", "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"],
+    },
 )

@@ -68,14 +68,22 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         ("OMP_WAIT_POLICY=PASSIVE (training step)", speed(r.get("train_omp_passive_speedup")), "as given", "", ""),
         ("Rep-Mobile fused vs training form, batch 1", speed(r.get("fused_speedup")),
          f"training form ({num(forms.get('training', {}).get('latency_ms_batch1'), '{:.2f}')} ms/clip; fused "
-         f"{num(forms.get('fused', {}).get('latency_ms_batch1'), '{:.2f}')})", ">= 1.5x",
+         f"{num(forms.get('float32', {}).get('latency_ms_batch1'), '{:.2f}')})", ">= 1.5x",
          verdict(r.get("fused_speedup"), lambda v: v >= 1.5)),
         ("... batch 64", speed(r.get("fused_speedup_batch64")), "training form", ">= 1.5x",
          verdict(r.get("fused_speedup_batch64"), lambda v: v >= 1.5)),
         ("Fused vs training form, max abs difference of logits", num(r.get("fused_max_abs_diff"), "{:.2g}"), "",
          "< 1e-4", verdict(r.get("fused_max_abs_diff"), lambda v: v < 1e-4)),
-        ("Fused float16 vs float32 (deployable file), batch 1", speed(r.get("fused_float16_speed_vs_float32")),
-         f"float32; max abs diff {num(dep.get('float16_max_abs_diff'), '{:.2g}')}, top-1 agreement "
+        ("Deployable float16 file (computing in float32, the default) vs float32 file, batch 1",
+         speed(r.get("float16_stored_speed_vs_float32")),
+         f"float32 file; max abs diff {num(dep.get('float16_stored_max_abs_diff'), '{:.2g}')}, top-1 agreement "
+         f"{num(_pct(dep.get('float16_stored_top1_agreement')), '{:.1f}', ' %')}", ">= 0.95x",
+         verdict(r.get("float16_stored_speed_vs_float32"), lambda v: v >= 0.95)),
+        ("... batch 64", speed(r.get("float16_stored_speed_vs_float32_batch64")), "float32 file", ">= 0.95x",
+         verdict(r.get("float16_stored_speed_vs_float32_batch64"), lambda v: v >= 0.95)),
+        ("The same file computing in float16 (--compute-dtype float16), batch 1",
+         speed(r.get("float16_compute_speed_vs_float32")),
+         f"float32 file; max abs diff {num(dep.get('float16_max_abs_diff'), '{:.2g}')}, top-1 agreement "
          f"{num(_pct(dep.get('float16_top1_agreement')), '{:.1f}', ' %')}", "(reported)", ""),
         ("Pruning: final step latency vs start (fused, batch 1)", speed(r.get("prune_final_latency_vs_start")),
          f"step 0 ({num(prune[0]['macs'] / 1e6 if prune else None, '{:.1f}')} M MACs -> "
@@ -97,6 +105,43 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
          verdict(r.get("e2e_seconds"), lambda v: v < 900) if e2e.get("command") == "./run.sh" else ""),
     ]
     return rows
+
+
+FORMAT_NAMES = {"float32": "float32 (the fused network; over 128 kB as a file)", "float16_stored": "float16-stored (computes in float32; default)",
+                "float16_compute": "float16-stored, --compute-dtype float16", "int8": "int8 (quantized, fbgemm)",
+                "onnx": "ONNX (onnxruntime, float32)"}
+
+
+def latency_table(r: dict) -> list[str]:
+    """The per-format latency table of the deployable model, with each format's test accuracy when
+    bench/deploy_accuracy.json (written by local/deploy_evidence.sh) holds it."""
+    dep = r.get("deploy_latency", {})
+    forms = dep.get("forms", {})
+    shown = [k for k in FORMAT_NAMES if k in forms]
+    if not shown:
+        return []
+    big = dep.get("throughput_batch", 64)
+    acc = r.get("deploy_accuracy", {})
+    accuracy = acc.get("macro_accuracy", {})
+    rows = [(FORMAT_NAMES[k], f"{forms[k]['latency_ms_batch1']:.2f}", f"{forms[k][f'clips_per_s_batch{big}']:,.0f}",
+             num(_pct(accuracy.get(k)), "{:.2f}", " %")) for k in shown]
+    where = (f"; accuracy: macro accuracy on the embedded test set of {acc['source']}" if accuracy
+             else "; accuracy: not measured in this results file")
+    return ["", f"Deployable formats of Rep-Mobile on this CPU ({dep.get('threads')} thread(s), latency of the "
+                f"network on one 1-s clip of log-mels, front end excluded{where}):", "",
+            table(["Format", "ms per 1-s clip (batch 1)", f"clips/s (batch {big})", "Test macro accuracy"], rows)]
+
+
+def deploy_latency_section(r: dict, command: str) -> str:
+    """The latency table alone, with the machine it was measured on (README section deploy_latency)."""
+    rows = latency_table(r)
+    if not rows:
+        return "Not measured: no deploy_latency in the results file.\n"
+    m = r.get("machine", {})
+    head = (f"Measured with `{command}` on {m.get('cpu_model', '?')}, torch {m.get('torch', '?')}, load average "
+            f"{m.get('load_average', '?')} (a shared machine: compare the rows, measured side by side, "
+            f"rather than the absolute figures).")
+    return head + "\n" + "\n".join(rows) + "\n"
 
 
 def _pct(v):
@@ -132,6 +177,7 @@ def render(r: dict, command: str) -> str:
         "",
         table(["Figure", "Measured", "Reference (same run)", "Target", "Met"], headline_rows(r)),
     ]
+    parts += latency_table(r)
     steps = r.get("prune_steps", {}).get("steps", [])
     if steps:
         big = r["prune_steps"].get("throughput_batch", 64)
@@ -167,15 +213,23 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
     p.add_argument("--command", default="bench/run.sh", help="the command that produced the results")
     p.add_argument("--readme", type=Path, help="fill this file's bench section")
+    p.add_argument("--section", choices=("bench", "deploy_latency"), default="bench",
+                   help="the whole Benchmarks section (default), or only the deployable formats' latency and "
+                        "accuracy table (README section deploy_latency; needs only deploy_latency and "
+                        "deploy_accuracy in the results)")
     args = p.parse_args(argv)
     if not args.results.is_file():
         print(f"report: {args.results} not found; run bench/run.sh first", file=sys.stderr)
         return 1
-    text = render(json.loads(args.results.read_text()), args.command)
+    results = json.loads(args.results.read_text())
+    if args.section == "bench":
+        text = render(results, args.command)
+    else:
+        text = deploy_latency_section(results, args.command)
     print(text, end="")
     if args.readme:
         try:
-            fill_section(args.readme, "bench", text)
+            fill_section(args.readme, args.section, text)
         except InputError as e:
             print(f"report: {e}", file=sys.stderr)
             return 1

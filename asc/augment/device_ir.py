@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from asc.augment import sampling
+from asc.features import efficientat_mel
 from asc.errors import InputError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -32,8 +33,11 @@ GAIN_FLOOR = 1e-10  # a band an IR silences completely gets log(1e-10) ≈ −23
 
 def ir_log_mel_gain(ir: np.ndarray, sample_rate: int, n_fft: int, n_mels: int, fmin: float,
                     fmax: float | None, *, htk: bool = False, power: float = 2.0,
-                    db: bool = False) -> np.ndarray:
+                    db: bool = False, front_end: str = "librosa") -> np.ndarray:
     """The log-mel gain curve [n_mels] (natural log, or dB if `db`) of one impulse response.
+
+    front_end "efficientat" (the pretrained teachers' features) weighs with Kaldi's filterbank and
+    divides the curve by that front end's normalisation (its features are (log mel + 4.5) / 5).
 
     `ir` is mono at `sample_rate`; the mel filterbank is librosa's with the feature front end's
     settings, and `power` is the exponent of the front end's magnitude spectrum (2 = power mels).
@@ -45,12 +49,18 @@ def ir_log_mel_gain(ir: np.ndarray, sample_rate: int, n_fft: int, n_mels: int, f
     ir = np.asarray(ir, dtype=np.float64).reshape(-1)
     grid = n_fft * max(1, math.ceil(len(ir) / n_fft))
     spectrum = np.abs(np.fft.rfft(ir, n=grid)) ** power
-    fbank = librosa.filters.mel(sr=sample_rate, n_fft=grid, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                                htk=htk, dtype=np.float64)
+    if front_end == "efficientat":
+        fbank = efficientat_mel.kaldi_mel_banks(n_mels, grid, sample_rate, fmin,
+                                                fmax if fmax is not None else sample_rate / 2).astype(np.float64)
+    else:
+        fbank = librosa.filters.mel(sr=sample_rate, n_fft=grid, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                                    htk=htk, dtype=np.float64)
     weight = fbank.sum(axis=1)
     band = fbank @ spectrum
     ratio = np.where(weight > 0, band / np.where(weight > 0, weight, 1.0), 1.0)
     gain = np.log(np.maximum(ratio, GAIN_FLOOR))
+    if front_end == "efficientat":
+        gain = gain * efficientat_mel.log_gain_scale()
     return (gain * (10.0 / np.log(10.0)) if db else gain).astype(np.float32)
 
 
@@ -94,14 +104,14 @@ def list_irs(folder: str | os.PathLike) -> list[Path]:
 
 def load_dir_gains(folder: str | os.PathLike, sample_rate: int, n_fft: int, n_mels: int,
                    fmin: float, fmax: float | None, *, htk: bool = False, power: float = 2.0,
-                   db: bool = False) -> torch.Tensor:
+                   db: bool = False, front_end: str = "librosa") -> torch.Tensor:
     """Log-mel gains [n_irs, n_mels] (float32) of every IR file in `folder`, in sorted file order.
 
     Computed once per run (a few ms per IR); the trainer keeps the tensor and passes it to
     `Augmenter`. The keyword options must match the feature front end (see `ir_log_mel_gain`).
     """
     gains = [ir_log_mel_gain(read_ir(path, sample_rate), sample_rate, n_fft, n_mels, fmin, fmax,
-                             htk=htk, power=power, db=db)
+                             htk=htk, power=power, db=db, front_end=front_end)
              for path in list_irs(folder)]
     return torch.from_numpy(np.stack(gains))
 

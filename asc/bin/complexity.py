@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"cannot run model '{name}' on an input of shape {list(shape)}: "
                               f"{cause[0][:300]}") from None
         report = {"model": name, **complexity_report(complexity, args.precision, shape)}
+        if args.precision == "int8" and not args.training_form:
+            report.update(_int8_bytes(model, complexity.macs))
         if args.training_form:
             report["form"] = "training"
         if args.out:
@@ -129,7 +131,24 @@ def _model(args: argparse.Namespace):
     from asc.train.checkpoint import load_model
 
     model, ckpt = load_model(args.checkpoint)
+    if ckpt["model_name"] == "rep_mobile_int8":    # count the float network of the same structure (torchinfo
+        return ckpt["model_name"], build_model("rep_mobile", **ckpt["model_options"])   # cannot see fake-quant)
     return ckpt["model_name"], model
+
+
+def _int8_bytes(model, macs: int) -> dict:
+    """The int8 deployable form's parameter bytes as asc.models.quantized counts them (int8 weights,
+    float32 biases, per-channel scales and zero points, activation scales and zero points)."""
+    from asc.complexity import MAX_MACS, MAX_PARAM_BYTES
+    from asc.models.quantized import from_float, int8_memory
+
+    try:
+        memory = int8_memory(from_float(model))
+    except Exception as e:  # torch.fx cannot trace every family
+        raise ConfigError(f"cannot prepare this model for int8 quantisation: {type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:200]}") from None
+    return {"param_bytes": memory["param_bytes"], "int8_memory": memory,
+            "within_limits": memory["param_bytes"] <= MAX_PARAM_BYTES and macs <= MAX_MACS}
 
 
 def _model_config(path: Path, cls):

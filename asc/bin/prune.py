@@ -32,6 +32,7 @@ from asc.errors import AscError, ConfigError, InputError
 from asc.eval.fingerprint import datadir_digest, file_digest, marker_digest
 from asc.lock import folder_lock
 from asc.prune.config import PruneConfig, check_prune_config, load_prune_config, prune_hash
+from asc.prune.qat import run_qat
 from asc.prune.deploy import run_deploy
 from asc.prune.steps import finished, resolve_init, run_pruning
 from asc.rerun import write_rerun_script
@@ -71,6 +72,8 @@ def main(argv=None) -> int:
         # One pruning run per experiment folder (its steps fine-tune like a training).
         with folder_lock(args.exp, "asc.bin.prune " + " ".join(argv if argv is not None else sys.argv[1:])):
             final = run_pruning(cfg, args.init, args.exp)
+        if cfg.target.precision == "int8":       # quantisation-aware fine-tuning of the pruned network
+            final = run_qat(cfg, final, args.exp)
         if args.deploy_dir:
             info = run_deploy(final, args.deploy_dir, _features(cfg), read_labels(cfg.finetune.labels),
                               prune_hash(cfg, args.init), cfg.target.precision, cfg.input_shape, test_set,

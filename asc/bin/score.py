@@ -34,6 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--split", type=int, help="training split (default: from a split<N> folder in the path)")
     p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--compute-dtype", choices=("float32", "float16"), default="float32",
+                   help="what the model computes in, whatever its file stores (default: %(default)s: full speed "
+                        "on a CPU; float16 arithmetic is emulated there and ~15x slower)")
     return p.parse_args(argv)
 
 
@@ -48,7 +51,7 @@ def main(argv=None) -> int:
 
         job = ScoreJob(checkpoint=args.checkpoint, data=args.data, feats=args.feats, labels=args.labels,
                        out=args.out, system=args.system, split=args.split, batch_size=args.batch_size,
-                       device=args.device)
+                       device=args.device, compute_dtype=args.compute_dtype)
         score(job, log=lambda message: print(f"score: {message}", flush=True))
     except AscError as e:
         print(f"score: {e}", file=sys.stderr)

@@ -35,6 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=16,
                    help="clips per forward pass (default: %(default)s; memory grows by ~2.5 MB per clip)")
+    p.add_argument("--compute-dtype", choices=("float32", "float16"), default="float32",
+                   help="what the model computes in, whatever its file stores (default: %(default)s: full speed "
+                        "on a CPU; float16 arithmetic is emulated there and ~15x slower)")
     return p.parse_args(argv)
 
 
@@ -45,6 +48,7 @@ def main(argv=None) -> int:
         from asc.eval.submission import PARTIAL, make_submission
 
         done = make_submission(args.model, args.eval_dir, args.out, args.device, args.batch_size,
+                               compute_dtype=args.compute_dtype,
                                log=lambda m: print(f"{PROG}: {m}", flush=True),
                                warn=lambda m: print(f"{PROG}: {m}", file=sys.stderr, flush=True))
     except AscError as e:

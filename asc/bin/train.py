@@ -37,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--exp", required=True, help="experiment directory to write (or resume)")
     add_data_flags(p)
     p.add_argument("--init-checkpoint", help="weights to start from (e.g. a local PaSST AudioSet checkpoint)")
+    p.add_argument("--pretrained-dir", help="folder of official pretrained files (db.sh's PRETRAINED_DIR), "
+                                            "read when the config names one (pretrained: mn04_as_mAP_432.pt)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides, e.g. epochs=5 kd.temperature=3 model_options.base_channels=16")
     return p.parse_args(argv)
@@ -49,6 +51,8 @@ def main(argv=None) -> int:
         overrides = data_overrides(args)
         if args.init_checkpoint:
             overrides["init_checkpoint"] = args.init_checkpoint
+        if args.pretrained_dir:
+            overrides["pretrained_dir"] = args.pretrained_dir
         overrides.update(parse_override(text) for text in args.overrides)
         cfg = load_train_config(args.config, overrides)
         if finished(args.exp, cfg):

@@ -28,8 +28,9 @@ import torch.nn as nn
 from asc.data.audio import AudioWarning, stream_audio
 from asc.errors import AscError, InputError
 from asc.eval.model_file import load_deployable
-from asc.features.logmel import FeatureConfig, LogMel
+from asc.features.logmel import FeatureConfig, make_front_end
 from asc.finite import check_finite_weights, count_nonfinite
+from asc.prune.deploy import DEFAULT_COMPUTE_DTYPE, model_dtype
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
@@ -72,19 +73,26 @@ class AudioClassifier:
                  batch_size: int = 16, precision: str | None = None):
         self.device = torch.device(device)
         self.precision = precision      # storage precision of the model file's weights
+        self.complexity: dict | None = None   # the complexity report stored in the model file
         self.model = model.to(self.device).eval()
+        self.dtype = model_dtype(self.model)          # the compute dtype the model was loaded in
         self.features = features
         self.labels = list(labels)
-        self.front = LogMel(features).to(self.device)
+        self.front = make_front_end(features).to(self.device)
         self.batch_size = batch_size
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 16) -> "AudioClassifier":
-        """The classifier of a deployable model file (exp/deploy/split<N>/model.pt)."""
+    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 16,
+                  compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> "AudioClassifier":
+        """The classifier of a deployable model file (exp/deploy/split<N>/model.pt), computing in
+        `compute_dtype` (float32 by default, whatever precision the file stores). Refused: a model of an
+        unfinished deploy, or one with NaN or infinite weights."""
         check_deploy_finished(path)
-        loaded = load_deployable(path, device)
+        loaded = load_deployable(path, device, compute_dtype)
         check_finite_weights(loaded.model, path)
-        return cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+        classifier = cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+        classifier.complexity = loaded.complexity
+        return classifier
 
     @torch.no_grad()
     def probs(self, clips: np.ndarray) -> np.ndarray:
@@ -92,7 +100,7 @@ class AudioClassifier:
         out = []
         for a in range(0, len(clips), self.batch_size):
             wave = torch.from_numpy(np.ascontiguousarray(clips[a:a + self.batch_size])).to(self.device)
-            logits = self.model(self.front(wave).unsqueeze(1))
+            logits = self.model(self.front(wave).unsqueeze(1).to(self.dtype))
             out.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
         return np.concatenate(out)
 

@@ -21,11 +21,18 @@ def nonzero_params(model: nn.Module) -> int:
     return int(sum(int(torch.count_nonzero(p.detach())) for p in model.parameters()))
 
 
-def model_figures(model: nn.Module, input_shape: Sequence[int], precision: str = "float16") -> dict:
+def model_figures(model: nn.Module, input_shape: Sequence[int], precision: str = "float16",
+                  stored: dict | None = None) -> dict:
     """asc.complexity's report of the deployment form of `model` on one clip, plus non-zero params.
 
-    `input_shape` is (channels, mels, frames) of one clip; `precision` the storage type counted.
+    `input_shape` is (channels, mels, frames) of one clip; `precision` the storage type counted. An
+    int8 network (converted, packed weights that torchinfo cannot see) reports what its deployable
+    file stored (`stored`: counted by asc.prune.deploy when it was written).
     """
+    if precision == "int8":
+        if stored is None or "params_nonzero" not in stored:
+            raise ConfigError("an int8 model's complexity comes from its deployable file, which does not hold it")
+        return dict(stored)
     try:
         complexity = count_complexity(model, tuple(input_shape), deploy=True)
     except RuntimeError as e:  # torchinfo could not run the model on that input

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from asc.data.feature_store import FeatureStore
 from asc.errors import InputError
+from asc.prune.deploy import model_dtype
 from asc.train.predict import predict_logits
 
 
@@ -48,5 +49,21 @@ def predict_probs(model: nn.Module, store: FeatureStore, utts: list[str], batch_
     store.check_covers(utts, "the data directory")
     device = torch.device(device)
     model.to(device)
-    logits = predict_logits(model, StoreClips(store, utts), device, batch_size=batch_size)
+    dtype = model_dtype(model)          # float16 when the user asked to compute in it
+    clips = StoreClips(store, utts) if dtype == torch.float32 else CastClips(StoreClips(store, utts), dtype)
+    logits = predict_logits(model, clips, device, batch_size=batch_size)
     return torch.softmax(logits.double(), dim=1).numpy()
+
+
+class CastClips(Dataset):
+    """The clips of another dataset with x cast to `dtype` (a model loaded to compute in float16)."""
+
+    def __init__(self, clips: Dataset, dtype: torch.dtype):
+        self.clips, self.dtype = clips, dtype
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i):
+        x, *rest = self.clips[i]
+        return (x.to(self.dtype), *rest)

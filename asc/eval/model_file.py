@@ -8,7 +8,8 @@ The deployable file (exp/deploy/split<N>/model.pt) is a checkpoint dict read wit
      "precision", "features" (the FeatureConfig as a dict), "labels", "complexity"}
 
 so that it alone classifies audio. Its float16 weights are loaded into a float32 model: the
-parameters hold exactly the float16 values they are counted with, and the CPU computes in float32.
+parameters hold exactly the float16 values they are counted with, and the CPU computes in float32
+(full speed; float16 arithmetic is emulated on most CPUs). `compute_dtype="float16"` asks otherwise.
 
 asc.prune.deploy writes it and its `load_deployed` reads it (`load_deployable` wraps that). A training checkpoint
 (checkpoints/best.pt of asc.bin.train) carries `labels` and `feats_hash` (the config hash of the
@@ -26,13 +27,14 @@ from asc.config import from_dict
 from asc.errors import ConfigError, InputError
 from asc.eval.checkpoint_path import resolve_checkpoint
 from asc.features.logmel import FeatureConfig
-from asc.prune.deploy import load_deployed
+from asc.prune.deploy import DEFAULT_COMPUTE_DTYPE, load_deployed
+from asc.prune.deploy import compute_dtype as compute_dtype_of
 from asc.train.checkpoint import load_checkpoint, load_model
 
 
 @dataclass
 class LoadedModel:
-    """A model ready to run (eval mode, float32) and what its file says about it."""
+    """A model ready to run (eval mode, in its compute dtype) and what its file says about it."""
     model: nn.Module
     path: Path                           # the .pt file read
     model_name: str
@@ -42,13 +44,18 @@ class LoadedModel:
     feats_hash: str | None               # config hash of the features the model reads
     precision: str | None                # storage precision of a deployable file
     exp_dir: Path | None                 # the experiment directory of a training checkpoint
+    complexity: dict | None = None       # the complexity report stored in a deployable file
 
 
-def load_for_eval(path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:
-    """Load any saved model of this project (experiment directory, checkpoint or deployable file)."""
+def load_for_eval(path: str | os.PathLike, map_location: str = "cpu",
+                  compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> LoadedModel:
+    """Load any saved model of this project (experiment directory, checkpoint or deployable file),
+    computing in `compute_dtype` (float32 unless asked otherwise, whatever the file stores)."""
     file, exp_dir = resolve_checkpoint(path)
+    if load_checkpoint(file).get("precision") == "int8":
+        return load_deployable(file, map_location, compute_dtype)    # the int8 network, run as stored
     model, ckpt = load_model(file, map_location)
-    model.float()
+    model.to(compute_dtype_of(compute_dtype))
     features = None
     if ckpt.get("features") is not None:
         features = feature_config_from(ckpt["features"], file)
@@ -62,7 +69,8 @@ def load_for_eval(path: str | os.PathLike, map_location: str = "cpu") -> LoadedM
         precision=ckpt.get("precision"), exp_dir=exp_dir)
 
 
-def load_deployable(path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:
+def load_deployable(path: str | os.PathLike, map_location: str = "cpu",
+                    compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> LoadedModel:
     """A deployable model file as a LoadedModel, refusing files that cannot classify audio alone.
 
     The model, front end and labels come from asc.prune.deploy.load_deployed, the one reader of the
@@ -71,11 +79,12 @@ def load_deployable(path: str | os.PathLike, map_location: str = "cpu") -> Loade
     path = Path(path)
     if path.is_dir():
         raise InputError(path, "is a directory; give the deployable model file (e.g. exp/deploy/split100/model.pt)")
-    model, features, labels = load_deployed(path, device=map_location)
+    model, features, labels = load_deployed(path, compute_dtype_of(compute_dtype), map_location)
     ckpt = load_checkpoint(path)
     config = feature_config_from(features, path)
     return LoadedModel(model=model, path=path, model_name=str(ckpt["model_name"]), deployed=True, labels=labels,
-                       features=config, feats_hash=config.hash(), precision=ckpt.get("precision"), exp_dir=None)
+                       features=config, feats_hash=config.hash(), precision=ckpt.get("precision"), exp_dir=None,
+                       complexity=ckpt.get("complexity"))
 
 
 def feature_config_from(data, source: str | os.PathLike) -> FeatureConfig:

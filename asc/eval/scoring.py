@@ -54,6 +54,7 @@ class ScoreJob:
     split: int | None = None    # training split; default from a `split<N>` folder in the path
     batch_size: int = 256
     device: str = "cpu"
+    compute_dtype: str = "float32"   # what the model computes in, whatever its file stores
 
 
 def is_logits_file(path: str | os.PathLike) -> bool:
@@ -99,7 +100,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     from asc.eval.model_file import load_for_eval
     from asc.finite import check_finite_outputs, check_finite_weights
 
-    loaded = load_for_eval(checkpoint, job.device)
+    loaded = load_for_eval(checkpoint, job.device, job.compute_dtype)
     check_finite_weights(loaded.model, loaded.path)
     labels = read_labels(job.labels)
     _check_labels(loaded, labels, job.labels)
@@ -116,7 +117,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
                                       f"{len(labels)} classes")
     scores = compute_scores(truth, probs, devices, labels).to_dict()
     figures = model_figures(loaded.model.cpu(), (1, store.n_mels, store.n_frames),
-                            loaded.precision or "float16")
+                            loaded.precision or "float16", loaded.complexity)
     result = _result(job, loaded, system, split, store, scores, figures)
     _write_outputs(job.out, result, data.utts, truth, devices, probs, labels)
     return result

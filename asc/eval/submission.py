@@ -38,9 +38,11 @@ class Submission:
 
 
 def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, out: str | os.PathLike,
-                    device: str = "cpu", batch_size: int = 16, log: Log = print, warn: Log = print) -> Submission:
+                    device: str = "cpu", batch_size: int = 16, log: Log = print, warn: Log = print,
+                    compute_dtype: str = "float32") -> Submission:
     """Classify every listed file of `eval_dir` with `model_file`; write output.csv and complexity.yaml.
 
+    The model computes in `compute_dtype` (float32 unless asked otherwise, whatever the file stores).
     Skipped if `out` holds the finished submission of the same model, listing and audio files. If any
     file fails, the others go to output.partial.csv and no output.csv is left (not even an older one:
     a submission lists every file, of one model).
@@ -62,7 +64,7 @@ def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, 
 
     done_marker(out, DONE).unlink(missing_ok=True)
     (out / OUTPUT).unlink(missing_ok=True)      # a failed run must not leave the previous model's output
-    classifier = AudioClassifier.from_file(model_file, device, batch_size)
+    classifier = AudioClassifier.from_file(model_file, device, batch_size, compute_dtype)
     columns = official_columns(classifier.labels, model_file)
     log(f"classifying {len(names)} files of {eval_dir} with {model_file}")
     kept, probs = [], []
@@ -77,7 +79,7 @@ def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, 
     text = submission_text(kept, np.array(probs).reshape(len(kept), len(columns)))
     features = classifier.features
     figures = model_figures(classifier.model.cpu(), (1, features.n_mels, features.clip_frames),
-                            classifier.precision or "float16")
+                            classifier.precision or "float16", classifier.complexity)
     write_complexity(out / COMPLEXITY, submission_complexity(figures), model_file)
     failed = len(names) - len(kept)
     if failed:

@@ -25,7 +25,7 @@ from asc.data.datadir import DataDir
 from asc.data.feature_store import create_store, read_marker, store_bytes, store_problem, utts_hash
 from asc.errors import AscError, InputError
 from asc.eval.fingerprint import audio_digest, library_versions
-from asc.features.logmel import FeatureConfig, LogMel, fix_length
+from asc.features.logmel import FeatureConfig, fix_length, make_front_end
 from asc.finite import check_finite_features
 
 BATCH = 32          # clips per front-end call; shard boundaries fall on multiples of it
@@ -111,7 +111,7 @@ def extract_shard(cfg: FeatureConfig, data: DataDir, data_name: str, out_dir: st
 def _compute(feats: h5py.Dataset, wavs: list[str], cfg: FeatureConfig, device: str,
              progress: Callable[[int, float], None]) -> None:
     """Fill `feats` with the log-mels of `wavs`, BATCH clips per front-end call."""
-    front = LogMel(cfg).to(device)
+    front = make_front_end(cfg).to(device)
     began, every = time.time(), max(1, len(wavs) // 10)
     rates: dict[int, list[str]] = {}
     for a in range(0, len(wavs), BATCH):

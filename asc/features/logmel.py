@@ -29,6 +29,7 @@ from torch import nn
 
 from asc.config import dump_yaml, load_config
 from asc.errors import ConfigError
+from asc.features import efficientat_mel
 from asc.features.mel_filters import mel_filters
 
 
@@ -39,6 +40,9 @@ class FeatureConfig:
     fmin/fmax default to the baseline's (0 Hz and the Nyquist frequency); htk/mel_norm default to
     librosa's Slaney filterbank; pad_mode is how the signal is padded for the centered STFT
     ("reflect", as torchaudio and PaSST pad; librosa >= 0.10 defaults to "constant").
+    front_end chooses the computation: "librosa" (this module's LogMel) or "efficientat", the front end
+    of the AudioSet-pretrained EfficientAT/PaSST checkpoints (asc.features.efficientat_mel: pre-emphasis,
+    symmetric window, Kaldi filterbank, normalised; htk and mel_norm do not apply and must be false/null).
     """
     sample_rate: int = 32000
     n_fft: int = 4096
@@ -52,6 +56,7 @@ class FeatureConfig:
     pad_mode: Literal["constant", "reflect"] = "reflect"
     log_eps: float = 1e-5
     clip_seconds: float = 1.0
+    front_end: Literal["librosa", "efficientat"] = "librosa"
 
     def __post_init__(self) -> None:
         # Floats are normalised so that `fmin: 0` and `fmin: 0.0` give the same hash.
@@ -66,6 +71,10 @@ class FeatureConfig:
         if min(self.sample_rate, self.n_fft, self.hop_length, self.n_mels) <= 0 or self.clip_seconds <= 0:
             raise ConfigError("feature config: sample_rate, n_fft, hop_length, n_mels and clip_seconds "
                               "must be positive")
+        if self.front_end == "efficientat" and (self.htk or self.mel_norm is not None):
+            raise ConfigError("feature config: front_end efficientat uses Kaldi's mel filterbank; htk and "
+                              f"mel_norm apply to the librosa front end only (set htk: false, mel_norm: null), "
+                              f"found htk {self.htk}, mel_norm {self.mel_norm!r}")
 
     @property
     def clip_samples(self) -> int:
@@ -74,7 +83,9 @@ class FeatureConfig:
 
     @property
     def clip_frames(self) -> int:
-        """Frames of one clip (centered STFT): 65 for the student, 101 for PaSST on 1-s clips."""
+        """Frames of one clip (centered STFT): 65 for the student, 100 for the teachers (efficientat) on 1-s clips."""
+        if self.front_end == "efficientat":
+            return efficientat_mel.num_frames(self.clip_samples, self.hop_length)
         return num_frames(self.clip_samples, self.hop_length)
 
     def to_yaml(self) -> str:
@@ -83,7 +94,10 @@ class FeatureConfig:
 
     def hash(self) -> str:
         """A short hash of every setting; a cache built with another hash is stale."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        settings = dataclasses.asdict(self)
+        if settings["front_end"] == "librosa":
+            del settings["front_end"]   # the default keeps the hash of stores built before the key existed
+        text = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -169,6 +183,17 @@ def librosa_power_mel(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=cfg.htk, norm=cfg.mel_norm)
 
 
+def make_front_end(cfg: FeatureConfig) -> nn.Module:
+    """The front-end module `cfg` names: waveforms [..., samples] -> features [..., n_mels, frames]."""
+    if cfg.front_end == "efficientat":
+        return efficientat_mel.EfficientATMel(
+            sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length,
+            hop_length=cfg.hop_length, n_mels=cfg.n_mels, fmin=cfg.fmin,
+            fmax=cfg.fmax if cfg.fmax is not None else cfg.sample_rate / 2, log_eps=cfg.log_eps,
+            pad_mode=cfg.pad_mode)
+    return LogMel(cfg)
+
+
 def fix_length(wave: np.ndarray, length: int) -> np.ndarray:
     """Cut or zero-pad the last axis to `length` samples (clips of a store share one shape)."""
     n = wave.shape[-1]
@@ -178,4 +203,5 @@ def fix_length(wave: np.ndarray, length: int) -> np.ndarray:
     return np.pad(wave, pad)
 
 
-__all__ = ["FeatureConfig", "LogMel", "load_feature_config", "mel_filterbank", "librosa_power_mel", "num_frames", "fix_length"]
+__all__ = ["FeatureConfig", "LogMel", "load_feature_config", "mel_filterbank", "librosa_power_mel", "num_frames",
+           "fix_length", "make_front_end"]

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from asc.errors import ConfigError
 
-FAMILIES = ("baseline", "cp_mobile", "rep_mobile", "cp_resnet", "passt")
+FAMILIES = ("baseline", "cp_mobile", "rep_mobile", "cp_resnet", "passt", "efficientat_mn", "quantized")
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

@@ -32,7 +32,10 @@ class TargetConfig:
     """The budget of the pruned deployment form (default: the DCASE2024 Task 1 limits at float16)."""
     param_bytes: int = MAX_PARAM_BYTES
     macs: int = MAX_MACS
-    precision: Literal["float16", "float32"] = "float16"   # storage type counted, and saved by deploy
+    precision: Literal["float16", "float32", "int8"] = "float16"   # storage type counted, and saved by deploy
+    # int8: counted at 1 byte per parameter while pruning; the deployed int8 file also stores float32
+    # biases and per-channel scales (asc.models.quantized.int8_memory: 9 bytes per output channel,
+    # ~15-20 % of a Rep-Mobile), so leave that margin in param_bytes (e.g. 108000); deploy checks exactly.
 
 
 @dataclass
@@ -41,6 +44,13 @@ class DeployConfig:
     check_precision: bool = True      # measure test accuracy in float16 against float32 (needs --test-*)
     max_accuracy_drop: float = 0.5    # percentage points the float16 model may lose against float32
     batch_size: int = 256
+
+
+@dataclass
+class QatConfig:
+    """Quantisation-aware fine-tuning after the last step (only when target.precision is int8)."""
+    epochs: int = 2                   # KD fine-tuning epochs with fake int8 quantisation
+    lr: float = 0.0005                # the fused network has no BatchNorm left: a tenth of the pruning rate
 
 
 @dataclass
@@ -58,6 +68,7 @@ class PruneConfig:
     seed: int = 0                     # step k fine-tunes with seed·1000 + k
     finetune: TrainConfig = field(default_factory=TrainConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
+    qat: QatConfig = field(default_factory=QatConfig)
 
     def target_budget(self) -> Target:
         """The final budget as a Target."""
@@ -100,6 +111,8 @@ def prune_hash(cfg: PruneConfig, init: str) -> str:
     """A short hash of everything that changes the steps' results (deploy and runtime options excluded)."""
     data = dataclasses.asdict(cfg)
     data.pop("deploy")
+    if cfg.target.precision != "int8":      # QAT runs only for int8: float16 runs keep their hash
+        data.pop("qat")
     for key in RUNTIME_KEYS:
         data["finetune"].pop(key, None)
     data["init"] = str(init)

@@ -10,10 +10,11 @@
                                         float16 check failed)
 
 The file holds only containers, strings, numbers and tensors, so `torch.load(weights_only=True)`
-reads it; `load_deployed(path)` rebuilds the network in float32 or float16:
+reads it; `load_deployed(path)` rebuilds the network in float32 (the default, whatever the stored
+precision: the stored bytes stay float16, the CPU computes at full speed) or, when asked, float16:
 
     model, features, labels = load_deployed("exp/deploy/split25/model.pt", dtype=torch.float16)
-    front_end = LogMel(from_dict(FeatureConfig, features))     # asc.features.logmel
+    front_end = make_front_end(from_dict(FeatureConfig, features))     # asc.features.logmel
 
 The complexity is counted on the deployment form as DCASE counts it (asc.complexity); a model
 outside the DCASE2024 limits stops the stage with an error (DeployError) and nothing is written.
@@ -34,9 +35,14 @@ from asc.complexity import DEFAULT_INPUT_SHAPE, MAX_MACS, MAX_PARAM_BYTES, compl
 from asc.errors import AscError, InputError
 from asc.eval.metrics import compute_scores
 from asc.models import reparameterize
-from asc.train.checkpoint import load_model
+from asc.train.checkpoint import load_checkpoint, load_model
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
+# What a loaded model computes in. float32 by default whatever the file stores: a CPU without native
+# half-precision arithmetic emulates float16 convolutions (~15x slower here), and the float16 weights
+# are exactly representable in float32, so the outputs are those of the stored model either way.
+COMPUTE_DTYPES = DTYPES
+DEFAULT_COMPUTE_DTYPE = "float32"
 DONE = "deploy"
 REQUIRED = ("model_name", "model_options", "state_dict", "deployed", "precision", "features", "labels",
             "complexity")
@@ -46,19 +52,39 @@ class DeployError(AscError):
     """The model cannot be deployed: outside the limits, or float16 loses too much accuracy."""
 
 
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype a loaded model takes its input in: its parameters' (float32 for an int8 network,
+    whose converted weights are packed and not parameters)."""
+    return next((p.dtype for p in model.parameters()), torch.float32)
+
+
+def compute_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a --compute-dtype choice (float32 or float16)."""
+    if name not in COMPUTE_DTYPES:
+        raise AscError(f"compute dtype '{name}': choose one of {', '.join(COMPUTE_DTYPES)}")
+    return COMPUTE_DTYPES[name]
+
+
 def deploy_model(model: nn.Module, model_name: str, model_options: dict, out_dir: str | os.PathLike,
                  features: dict, labels: Sequence[str], precision: str = "float16",
                  input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> dict:
-    """Fuse `model`, check the DCASE2024 limits, write model.pt and complexity.json; returns the report."""
-    if precision not in DTYPES:
-        raise DeployError(f"precision '{precision}': the deployable model is stored as {' or '.join(DTYPES)}")
-    deployed = reparameterize(model).cpu().float()
-    counted = count_complexity(deployed, input_shape, deploy=False)
-    report = complexity_report(counted, precision, input_shape)
+    """Fuse `model`, check the DCASE2024 limits, write model.pt and complexity.json; returns the report.
+
+    int8: `model` is the quantisation-aware network (rep_mobile_int8); its weights are stored as int8
+    with their scales (asc.models.quantized), and the bytes counted are those of int8_memory.
+    """
+    if precision not in (*DTYPES, "int8"):
+        raise DeployError(f"precision '{precision}': the deployable model is stored as float32, float16 or int8")
+    if precision == "int8":
+        state, report = _int8_form(model, model_name, model_options, input_shape)
+    else:
+        deployed = reparameterize(model).cpu().float()
+        counted = count_complexity(deployed, input_shape, deploy=False)
+        report = complexity_report(counted, precision, input_shape)
+        state = {k: (v.to(DTYPES[precision]) if v.is_floating_point() else v)
+                 for k, v in deployed.state_dict().items()}
     if not report["within_limits"]:
         raise DeployError(_limits_message(report))
-    state = {k: (v.to(DTYPES[precision]) if v.is_floating_point() else v)
-             for k, v in deployed.state_dict().items()}
     out_dir = Path(out_dir)
     torch_save({"model_name": model_name, "model_options": dict(model_options), "state_dict": state,
                 "deployed": True, "precision": precision, "features": dict(features), "labels": list(labels),
@@ -67,9 +93,45 @@ def deploy_model(model: nn.Module, model_name: str, model_options: dict, out_dir
     return report
 
 
+def _int8_form(model: nn.Module, model_name: str, model_options: dict,
+               input_shape: Sequence[int]) -> tuple[dict, dict]:
+    """(state to store, complexity report) of a quantisation-aware network stored in int8."""
+    from asc.models import build_model
+    from asc.models.quantized import int8_memory, int8_state, weight_sites
+
+    if model_name != "rep_mobile_int8":
+        raise DeployError(f"precision int8 stores a quantisation-aware network (rep_mobile_int8), not {model_name}")
+    model = model.cpu()
+    # MACs: those of the float network with the same structure (the quantised one runs the same convolutions)
+    counted = count_complexity(build_model("rep_mobile", **model_options), input_shape, deploy=True)
+    memory = int8_memory(model)
+    report = complexity_report(counted, "int8", input_shape)
+    state = int8_state(model)
+    stored = [state[f"{name}.{kind}"] for name in weight_sites(model) for kind in ("weight", "bias")
+              if f"{name}.{kind}" in state]
+    report.update(param_bytes=memory["param_bytes"], int8_memory=memory,
+                  params_nonzero=int(sum(int((t != 0).sum()) for t in stored)),
+                  within_limits=memory["param_bytes"] <= MAX_PARAM_BYTES and counted.macs <= MAX_MACS)
+    return state, report
+
+
 def load_deployed(path: str | os.PathLike, dtype: torch.dtype = torch.float32,
                   device: str | torch.device = "cpu") -> tuple[nn.Module, dict, list[str]]:
-    """(model in eval mode and `dtype`, front-end FeatureConfig as a dict, labels) of a deployed model.pt."""
+    """(model in eval mode and `dtype`, front-end FeatureConfig as a dict, labels) of a deployed model.pt.
+
+    An int8 file gives the converted int8 network (CPU, quantized kernels; `dtype` does not apply:
+    it takes and returns float32 tensors).
+    """
+    ckpt = load_checkpoint(path)
+    if ckpt.get("precision") == "int8" and ckpt.get("deployed"):
+        from asc.models.quantized import load_int8
+
+        try:
+            model = load_int8(ckpt["model_options"], ckpt["state_dict"])
+        except (RuntimeError, KeyError) as e:
+            raise InputError(path, f"int8 weights do not fit rep_mobile_int8 with its options: "
+                                   f"{str(e).splitlines()[0][:300]}") from None
+        return model.eval(), dict(ckpt["features"]), list(ckpt["labels"])
     model, ckpt = load_model(path, map_location="cpu")
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing or not ckpt["deployed"]:
@@ -83,7 +145,7 @@ def load_deployed(path: str | os.PathLike, dtype: torch.dtype = torch.float32,
 def predict(model: nn.Module, dataset: Dataset, dtype: torch.dtype, device: str | torch.device = "cpu",
             batch_size: int = 256) -> torch.Tensor:
     """Logits (float32, CPU) of `model` run in `dtype` on every clip of `dataset` (items start with x)."""
-    model = model.to(device=device, dtype=dtype).eval()
+    model = (model.to(device=device, dtype=dtype) if any(True for _ in model.parameters()) else model).eval()
     chunks = [model(batch[0].to(device=device, dtype=dtype)).float().cpu()
               for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False)]
     return torch.cat(chunks)
@@ -96,11 +158,14 @@ def precision_check(reference: nn.Module, deployed_path: str | os.PathLike, data
     `dataset` is a FeatureDataset of labelled clips. Returns a JSON-ready dict; `difference_points` is
     float32 minus `precision` macro accuracy in percentage points.
     """
-    fused = reparameterize(reference).cpu().float()
-    runs = {"float32": predict(fused, dataset, torch.float32, device, batch_size)}
-    for name in dict.fromkeys(["float32", precision]):
-        model, _, _ = load_deployed(deployed_path, DTYPES[name], device)
-        runs[f"file_{name}"] = predict(model, dataset, DTYPES[name], device, batch_size)
+    if precision == "int8":
+        runs = _int8_runs(reference, deployed_path, dataset, batch_size)
+    else:
+        fused = reparameterize(reference).cpu().float()
+        runs = {"float32": predict(fused, dataset, torch.float32, device, batch_size)}
+        for name in dict.fromkeys(["float32", precision]):
+            model, _, _ = load_deployed(deployed_path, DTYPES[name], device)
+            runs[f"file_{name}"] = predict(model, dataset, DTYPES[name], device, batch_size)
     labels = [dataset.labels[t] for t in dataset.targets.tolist()]
     devices = [dataset.device_names[d] for d in dataset.devices.tolist()]
     result: dict = {"n_clips": len(dataset), "precision": precision}
@@ -112,6 +177,21 @@ def precision_check(reference: nn.Module, deployed_path: str | os.PathLike, data
                                          - result[f"file_{precision}"]["macro_accuracy"])
     result["max_abs_logit_difference"] = float((runs["float32"] - runs[f"file_{precision}"]).abs().max())
     return result
+
+
+def _int8_runs(qat: nn.Module, deployed_path, dataset, batch_size: int) -> dict[str, torch.Tensor]:
+    """Logits of the QAT network's weights in plain float32 (no quantisation) and of the int8 file (CPU:
+    the quantized kernels run there only)."""
+    import copy
+
+    from torch.ao.quantization import disable_fake_quant, disable_observer
+
+    plain = copy.deepcopy(qat).cpu().eval()
+    plain.apply(disable_observer)
+    plain.apply(disable_fake_quant)
+    int8, _, _ = load_deployed(deployed_path)
+    return {"float32": predict(plain, dataset, torch.float32, "cpu", batch_size),
+            "file_int8": predict(int8, dataset, torch.float32, "cpu", batch_size)}
 
 
 def check_precision(result: dict, max_drop_points: float) -> None:
@@ -163,6 +243,9 @@ def run_deploy(model_path: str | os.PathLike, out_dir: str | os.PathLike, featur
         # cheap, and its figures would be stale otherwise.
         done_marker(out_dir, DONE).unlink()
     model, ckpt = load_model(model_path)
+    if precision == "int8" and ckpt["model_name"] != "rep_mobile_int8":
+        raise DeployError(f"{model_path}: precision int8 deploys the quantisation-aware network of stage 5 "
+                          f"(rep_mobile_int8), found {ckpt['model_name']}")
     report = deploy_model(model, ckpt["model_name"], ckpt["model_options"], out_dir, features, labels, precision,
                           input_shape)
     info = {"source": str(model_path), "source_hash": source_hash, "complexity": report, "precision_check": None,

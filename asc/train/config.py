@@ -21,7 +21,9 @@ from asc.models import ModelConfig
 
 # Options that change how fast a run goes but not what it computes: left out of the config hash, so a
 # run may be resumed with more loader workers or a different logging interval.
-RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size")
+# pretrained_dir is only where a pretrained file is read from: the file itself is checked against its
+# SHA-256 (asc.models.pretrained_files), so moving the folder changes nothing computed.
+RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size", "pretrained_dir")
 
 
 @dataclass
@@ -49,6 +51,10 @@ class TrainConfig:
     split_seed: int = 0               # chooses the held-out recordings (fixed across training seeds)
     init_checkpoint: str | None = None  # weights to start from (e.g. a PaSST AudioSet checkpoint); the
                                         # classifier is re-initialized where the class count differs
+    pretrained: str | None = None     # an official pretrained file to start from (asc.models.pretrained_files,
+                                      # e.g. mn04_as_mAP_432.pt), read from pretrained_dir and checked by
+                                      # its SHA-256; init_checkpoint, when given, wins
+    pretrained_dir: str = ""          # folder of pretrained files (db.sh's PRETRAINED_DIR; --pretrained-dir)
     # optimization
     epochs: int = 10
     min_steps: int = 0                # at least this many optimizer steps: more epochs on tiny splits

@@ -43,6 +43,7 @@ from asc.eval.metrics import compute_scores
 from asc.finite import NonFiniteError, count_nonfinite
 from asc.models import build_model
 from asc.models.checkpoints import load_pretrained
+from asc.models.pretrained_files import resolve as resolve_pretrained
 from asc.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
 from asc.train.config import TrainConfig, config_hash
 from asc.train.distributed import (DistEnv, all_reduce_mean, barrier, make_sampler, wrap_model)
@@ -241,19 +242,32 @@ def _dir_gains(folder: str, store: FeatureStore) -> torch.Tensor:
     """Log-mel gains of the impulse responses under the front end the store was built with."""
     front = store.feature_config
     return load_dir_gains(folder, front.sample_rate, front.n_fft, front.n_mels, front.fmin, front.fmax,
-                          htk=front.htk)
+                          htk=front.htk, front_end=front.front_end)
 
 
 def _build_model(cfg: TrainConfig, labels: list[str], env: DistEnv) -> nn.Module:
     """The model of `cfg` (same initial weights on every process), on the run's device and format."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, **model_options(cfg, labels))
-    if cfg.init_checkpoint:
-        load_pretrained(model, cfg.init_checkpoint)
+    init = initial_weights(cfg)
+    if init is not None:
+        load_pretrained(model, init)
     model.to(env.device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     return model
+
+
+def initial_weights(cfg: TrainConfig) -> str | None:
+    """The file the model starts from: init_checkpoint, else the verified official `pretrained` file."""
+    if cfg.init_checkpoint:
+        return cfg.init_checkpoint
+    if cfg.pretrained:
+        if not cfg.pretrained_dir:
+            raise ConfigError(f"pretrained is {cfg.pretrained!r} but no pretrained_dir is given "
+                              f"(--pretrained-dir, db.sh's PRETRAINED_DIR)")
+        return str(resolve_pretrained(cfg.pretrained, cfg.pretrained_dir))
+    return None
 
 
 def model_options(cfg: TrainConfig, labels: list[str]) -> dict:

@@ -18,7 +18,7 @@ nj=4                  # parallel jobs for feature extraction
 jobs=1                # splits trained at once in stages 3-5 (on a cluster: up to the number of splits)
 cmd_backend=           # local, slurm or sge; empty: the default of cmd.sh (local)
 seed=0
-teachers="cp_resnet:student passt:teacher"    # stage 3: conf/<profile>/train_<name>.yaml : features it reads
+teachers="mn04:teacher cp_resnet:student"     # stage 3: conf/<profile>/train_<name>.yaml : features it reads
 students="baseline rep_mobile rep_mobile_kd"   # stage 4: conf/<profile>/train_<name>.yaml (*_kd: distilled)
 ngpu=0                # GPUs per training job: 0 CPU, 1 one GPU, N > 1 torchrun (DDP) on N GPUs
 train_opts=           # key=value overrides for every training run (stages 3-5), e.g. "epochs=1 batch_size=16"
@@ -27,7 +27,7 @@ prune_opts=           # key=value overrides for pruning, e.g. "steps=2 epochs_pe
 eval_set=             # TAU-format evaluation folder for the submission files; empty: <corpus>_eval
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--corpus PATH] [--profile embedded|tau22]
                 [--splits \"5 10 25 50 100\"] [--nj N] [--jobs N] [--cmd-backend local|slurm|sge] [--seed S]
-                [--eval-set DIR] [--teachers \"cp_resnet:student passt:teacher\"]
+                [--eval-set DIR] [--teachers \"mn04:teacher cp_resnet:student\"]
                 [--students \"baseline rep_mobile rep_mobile_kd\"] [--ngpu N] [--train-opts \"k=v ...\"]
                 [--corpus-opts \"--set k=v ...\"] [--prune-opts \"k=v ...\"]
 Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning+deploy,
@@ -112,7 +112,7 @@ teachers_of_split() {
   local split=$1 members= teacher name feats exp init
   for teacher in $teachers; do
     name=${teacher%%:*} feats=${teacher#*:} exp=exp/teach/split$split/${teacher%%:*}
-    init=
+    init="--pretrained-dir $PRETRAINED_DIR"   # read by the configs that name a `pretrained:` file (mn04, ...)
     [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init="--init-checkpoint $PASST_CHECKPOINT"
     log 3 "teacher $name on data/train_split$split -> $exp (log: $exp/train.log)"
     $train_job $threads_opt $exp/log/train.log \

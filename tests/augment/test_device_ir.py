@@ -117,3 +117,19 @@ def test_apply_p0_identity_and_shape_check():
     assert torch.equal(apply_device_ir(x, torch.randn(2, 8), 0.0, torch.Generator()), x)
     with pytest.raises(ValueError, match="do not fit"):
         apply_device_ir(x, torch.randn(2, 7), 1.0, torch.Generator())
+
+
+def test_gain_in_the_pretrained_front_end_matches_the_measured_change():
+    """With front_end efficientat the curve uses Kaldi's filterbank and the features' 1/5 scale."""
+    from asc.features.efficientat_mel import EfficientATMel
+
+    sr = 32000
+    noise = np.random.default_rng(3).standard_normal(4 * sr)
+    ir = np.array([1.0, -0.5, 0.2])
+    front = EfficientATMel(fmax=15000.0)
+    before = front(torch.from_numpy(noise.astype(np.float32))).double().numpy()
+    after = front(torch.from_numpy(scipy.signal.lfilter(ir, [1.0], noise).astype(np.float32))).double().numpy()
+    measured = (after - before)[:, 2:-2].mean(axis=1)
+    gain = ir_log_mel_gain(ir, sr, 1024, 128, 0.0, 15000.0, front_end="efficientat")
+    assert np.abs(gain - measured).max() < 0.01
+    assert np.abs(gain).max() > 0.1                 # the filter does change the features

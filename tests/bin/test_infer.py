@@ -241,3 +241,19 @@ def test_long_files_are_streamed_in_blocks_with_the_same_results(model_file, tmp
     assert read and max(read) == int(1.7 * 44100)                      # never the whole file at once
     assert streamed.shape == whole.shape == (7, len(LABELS))
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
+def test_float16_compute_is_only_used_when_asked(model_file, tmp_path, capsys):
+    """Default: the float16-stored weights compute in float32 (full CPU speed); --compute-dtype float16
+    runs the same model in float16, with nearly the same probabilities."""
+    wav = tmp_path / "park.wav"
+    sf.write(wav, scene(2.0, rate=16000), 16000)
+    assert infer.main(["--model", str(model_file), str(wav)]) == 0
+    as_float32 = np.array(parse(capsys.readouterr().out)[str(wav)][2:-1], dtype=float)
+    np.testing.assert_allclose(as_float32, reference_probs(wav), atol=2e-6)
+    half = load_deployable(model_file, compute_dtype="float16").model
+    assert all(p.dtype == torch.float16 for p in half.parameters())
+    assert infer.main(["--model", str(model_file), "--compute-dtype", "float16", str(wav)]) == 0
+    as_float16 = np.array(parse(capsys.readouterr().out)[str(wav)][2:-1], dtype=float)
+    np.testing.assert_allclose(as_float16, as_float32, atol=5e-3)
+    assert not np.array_equal(as_float16, as_float32)      # it really ran in float16

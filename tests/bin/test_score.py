@@ -216,3 +216,24 @@ def test_stored_logits_that_are_not_finite_fail_naming_the_file(setup, capsys):
                        "--out", str(out)]) == 1
     assert f"{logits}: the model's stored logits hold" in capsys.readouterr().err
     assert not (out / "score.done").exists()
+
+
+def test_a_float16_stored_model_is_scored_in_float32_unless_asked(setup):
+    root, sets = setup
+    model_file = save_deployed(root / "exp" / "deploy" / "split10" / "model.pt", tiny_model())
+    out32, out16 = root / "score32", root / "score16"
+    assert run(model_file, sets, out32) == 0
+    assert run(model_file, sets, out16, "--compute-dtype", "float16") == 0
+    scores32 = json.loads((out32 / "scores.json").read_text())
+    scores16 = json.loads((out16 / "scores.json").read_text())
+    assert scores32["params"] == scores16["params"] and scores16["complexity"]["precision"] == "float16"
+    fused = reparameterize(tiny_model())
+    with torch.no_grad():
+        for p in fused.parameters():
+            p.copy_(p.half().float())                  # the stored values, computed in float32
+    data = load_datadir(sets["data"])
+    expected = compute_scores([data.label[u] for u in data.utts], expected_probs(fused, sets),
+                              [data.device[u] for u in data.utts], LABELS).to_dict()
+    assert scores32["log_loss"] == pytest.approx(expected["log_loss"], rel=1e-6)   # float32 by default
+    assert scores16["log_loss"] != scores32["log_loss"]                            # float16 when asked
+    assert scores16["log_loss"] == pytest.approx(scores32["log_loss"], abs=1e-2)

@@ -142,3 +142,57 @@ def test_a_rebuilt_test_store_redoes_the_deploy_and_a_rebuilt_training_store_sto
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "prune.done" in err and "feats changed" in err and f"remove {exp}" in err
+
+
+def test_stage_5_at_int8_fine_tunes_with_fake_quantisation_and_stores_int8_weights(tmp_path):
+    """precision int8: pruning counted at 1 byte per parameter, quantisation-aware fine-tuning, a
+    deployable file whose weights are int8, loadable as the int8 network and checked on the test set."""
+    tiny = make_tiny_prune(tmp_path)
+    deploy = tmp_path / "deploy"
+    assert main(tiny.argv(tmp_path / "prune", "steps=1", "target.param_bytes=3000", "target.macs=80000",
+                          "target.precision=int8", "qat.epochs=1", "deploy.max_accuracy_drop=100",
+                          deploy=deploy)) == 0
+    assert (tmp_path / "prune" / "qat" / "checkpoints").is_dir()
+    saved = torch.load(deploy / "model.pt", weights_only=True)
+    assert saved["model_name"] == "rep_mobile_int8" and saved["precision"] == "int8"
+    weights = {k: v for k, v in saved["state_dict"].items() if k.endswith(".weight") and "fake_quant" not in k}
+    assert weights and all(v.dtype == torch.int8 for v in weights.values())
+    memory = saved["complexity"]["int8_memory"]
+    assert saved["complexity"]["param_bytes"] == memory["param_bytes"] <= 128_000
+    assert memory["param_bytes"] == (memory["weights_int8"] + 4 * memory["biases_float32"]
+                                     + 5 * memory["weight_channels"] + 5 * memory["quantised_activations"])
+    assert memory["weights_int8"] <= 3000          # the pruning budget, counted at 1 byte per parameter
+    check = json.loads((deploy / "precision.json").read_text())
+    assert check["precision"] == "int8" and check["n_clips"] == 144
+    assert check["file_int8"]["macro_accuracy"] > 0.25 or check["float32"]["macro_accuracy"] <= 0.3
+    model, features, labels = load_deployed(deploy / "model.pt")
+    assert labels == LABELS and not list(model.parameters())        # packed int8 kernels
+    with torch.no_grad():
+        out = model(torch.randn(3, *INPUT_SHAPE))
+    assert out.shape == (3, len(LABELS)) and out.dtype == torch.float32
+    # asc.bin.infer classifies audio with the int8 file alone
+    import numpy as np
+    import soundfile as sf
+
+    from asc.bin import infer
+
+    rate = features["sample_rate"]
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(int(1.5 * rate))).astype(np.float32), rate)
+    assert infer.main(["--model", str(deploy / "model.pt"), str(wav), "--out", str(tmp_path / "out.tsv")]) == 0
+    row = (tmp_path / "out.tsv").read_text().splitlines()[1].split("\t")
+    assert row[1] in LABELS and abs(sum(map(float, row[2:-1])) - 1) < 1e-4
+
+
+def test_complexity_at_int8_counts_the_stored_bytes_of_the_quantised_form(capsys):
+    from asc.bin import complexity
+
+    assert complexity.main(["--model", "rep_mobile", "--precision", "int8"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    memory = report["int8_memory"]
+    assert report["precision"] == "int8" and report["param_bytes"] == memory["param_bytes"]
+    assert memory["weights_int8"] + memory["biases_float32"] == report["params"]     # every parameter counted
+    assert memory["weight_channels"] == memory["biases_float32"]                     # one scale per output channel
+    assert report["param_bytes"] == (memory["weights_int8"] + 9 * memory["weight_channels"]
+                                     + 5 * memory["quantised_activations"])
+    assert report["params"] < report["param_bytes"] < 1.25 * report["params"]        # vs 2x params at float16

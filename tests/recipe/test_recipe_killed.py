@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from test_run_sh import ROOT, TINY_ARGS, recipe_copy
+from shared_pretrained import shared_pretrained  # tests/models, on the path through test_run_sh
 
 # The later --splits wins. The copied stages 0-2 record the uninterrupted run's folders in their done
 # markers, so this run starts at stage 3, which reads only data/ and dump/.
@@ -29,7 +30,9 @@ DCASE_HEADER = ("filename\tscene_label\tairport\tbus\tmetro\tmetro_station\tpark
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    env.setdefault("PRETRAINED_DIR", str(shared_pretrained()))     # the mn04 teacher's AudioSet weights
+    return env
 
 
 def _fail(what: str, log: str) -> str:

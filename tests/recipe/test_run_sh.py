@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "models"))
+from shared_pretrained import shared_pretrained  # noqa: E402
 RECIPE = ROOT / "egs" / "dcase2024_task1"
 
 TINY_CORPUS = ("--set dev.cities=[lisbon,paris,lyon] --set dev.locations_per_city=1 "
@@ -33,6 +36,7 @@ def recipe_copy(tmp: Path) -> Path:
 
 def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    env.setdefault("PRETRAINED_DIR", str(shared_pretrained()))     # the mn04 teacher's AudioSet weights
     return subprocess.run(["./run.sh", *TINY_ARGS, *args], cwd=recipe, env=env, text=True,
                           capture_output=True, timeout=1200)
 
