@@ -1,7 +1,8 @@
 """Writing files so that no later stage ever reads a half-written one.
 
 Every output goes to a temporary name in the same folder and is renamed into place once complete
-(rename is atomic on POSIX file systems); a stage marks itself finished with a done marker, written
+(rename is atomic on POSIX file systems; the file is fsynced first and its folder after, so that a
+power cut cannot leave the new name on an empty file); a stage marks itself finished with a done marker, written
 last. A killed process therefore leaves either the old file, nothing, or a `*.tmp*` file that no
 reader looks at.
 """
@@ -31,10 +32,25 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         # mkstemp creates the file private (0600); give it the mode a plain open() would have, so that
         # others sharing a cluster's file system can read the outputs.
         os.chmod(tmp, 0o666 & ~_umask())
+        _fsync(tmp)                     # the content reaches the disk before the name points at it
         os.replace(tmp, path)
+        _fsync(path.parent)             # and the rename itself survives a power cut
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to the disk. Without it a crash soon after a
+    rename can leave the new name pointing at an empty file on ext4/XFS, which a later stage trusts."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:                     # some file systems cannot fsync a folder; the file was flushed
+        if not path.is_dir():
+            raise
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

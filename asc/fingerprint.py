@@ -51,3 +51,57 @@ def previous_inputs(directory: str | os.PathLike, name: str) -> dict | None:
 def unchanged(directory: str | os.PathLike, name: str, inputs: dict, outputs) -> bool:
     """True if the job `name` finished with exactly `inputs` and every one of `outputs` still exists."""
     return previous_inputs(directory, name) == inputs and all(Path(p).is_file() for p in outputs)
+
+
+def marker_digest(path: str | os.PathLike) -> str | None:
+    """Digest of the done marker beside a finished output (`dump/x/feats.h5` -> `feats.done`, an
+    experiment folder -> its `train.done`): the identity of what a stage built, cheap to compute
+    however large the output, and new whenever the output is rebuilt. None if there is no marker."""
+    path = Path(path)
+    marker = path / "train.done" if path.is_dir() else path.parent / f"{path.name.removesuffix('.h5')}.done"
+    return file_digest(marker) if marker.is_file() else None
+
+
+def audio_digest(paths) -> str:
+    """One digest over audio files by name, size and modification time (content digests of 230,000
+    clips would take minutes at every run; a file rewritten under the same name changes its
+    mtime). A missing file counts as missing, so the reader's error names it later."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0")
+        try:
+            stat = os.stat(path)
+        except OSError:
+            digest.update(b"-\n")
+            continue
+        digest.update(f"{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def datadir_digest(folder: str | os.PathLike) -> str:
+    """Digest of a data directory's files (wav.scp, utt2*): what a stage reading it was given."""
+    folder = Path(folder)
+    return files_digest(sorted(p for p in folder.iterdir() if p.is_file())) if folder.is_dir() else "-"
+
+
+# Libraries whose version changes the features: librosa makes the mel filterbank, soxr resamples.
+FEATURE_LIBRARIES = ("librosa", "soxr")
+
+
+def library_versions(names=FEATURE_LIBRARIES) -> dict[str, str | None]:
+    """Installed versions of `names` (None for one that is not installed)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def changed_inputs(recorded: dict | None, now: dict) -> list[str]:
+    """Names of the inputs whose digest differs between a done marker's record and now."""
+    recorded = recorded or {}
+    return [key for key in now if recorded.get(key) != now[key]]

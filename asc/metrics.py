@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import sklearn.metrics
 
 LABELS = ("airport", "bus", "metro", "metro_station", "park", "public_square", "shopping_mall",
           "street_pedestrian", "street_traffic", "tram")
@@ -62,6 +61,8 @@ def compute_scores(labels: Sequence[str], probs, devices: Sequence[str],
     `probs` must be probabilities (the softmax of the logits), columns in `class_names` order;
     the prediction is the most probable class. Devices outside DEVICES are scored after them.
     """
+    import sklearn.metrics          # here, not at the top: 3 s and ~80 MB that inference never needs
+
     class_names = list(class_names)
     y_true, probs = _check_inputs(labels, probs, devices, class_names)
     y_pred = probs.argmax(axis=1)

@@ -41,7 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="average the clips of a file (default) or write one row per clip")
     p.add_argument("--out", type=Path, help="write the table here instead of stdout")
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64, help="clips per forward pass (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="clips per forward pass (default: %(default)s; memory grows by ~2.5 MB per clip)")
     p.add_argument("--compute-dtype", choices=("float32", "float16"), default="float32",
                    help="what the model computes in, whatever its file stores (default: %(default)s: full speed "
                         "on a CPU; float16 arithmetic is emulated there and ~15x slower)")

@@ -29,6 +29,8 @@ from asc.data.datadir import load_datadir, read_labels
 from asc.data.dataset import FeatureDataset
 from asc.data.feature_store import FeatureStore
 from asc.errors import AscError, ConfigError, InputError
+from asc.fingerprint import datadir_digest, file_digest, marker_digest
+from asc.lock import folder_lock
 from asc.prune.config import PruneConfig, check_prune_config, load_prune_config, prune_hash
 from asc.prune.qat import run_qat
 from asc.prune.deploy import run_deploy
@@ -67,19 +69,29 @@ def main(argv=None) -> int:
                   file=sys.stderr)
         else:
             write_rerun_script(Path(args.exp), "asc.bin.prune", argv if argv is not None else sys.argv[1:])
-        final = run_pruning(cfg, args.init, args.exp)
+        # One pruning run per experiment folder (its steps fine-tune like a training).
+        with folder_lock(args.exp, "asc.bin.prune " + " ".join(argv if argv is not None else sys.argv[1:])):
+            final = run_pruning(cfg, args.init, args.exp)
         if cfg.target.precision == "int8":       # quantisation-aware fine-tuning of the pruned network
             final = run_qat(cfg, final, args.exp)
         if args.deploy_dir:
             info = run_deploy(final, args.deploy_dir, _features(cfg), read_labels(cfg.finetune.labels),
                               prune_hash(cfg, args.init), cfg.target.precision, cfg.input_shape, test_set,
                               cfg.deploy.max_accuracy_drop, cfg.deploy.batch_size,
-                              device="cuda" if torch.cuda.is_available() else "cpu")
+                              device="cuda" if torch.cuda.is_available() else "cpu",
+                              inputs=_deploy_inputs(final, args))
             print(_deploy_summary(args.deploy_dir, info), file=sys.stderr)
     except AscError as e:
         print(f"prune: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _deploy_inputs(final: Path, args: argparse.Namespace) -> dict:
+    """Digests of what the deploy reads: the pruned model and the test set of the float16 check."""
+    return {"model": file_digest(final),
+            "test_feats": marker_digest(args.test_feats) if args.test_feats else None,
+            "test_data": datadir_digest(args.test_data) if args.test_data else None}
 
 
 def _features(cfg: PruneConfig) -> dict:

@@ -6,7 +6,9 @@
 Each teacher is an experiment directory of `asc.bin.train`; its resolved config names the features
 it reads (CP-ResNet the student's 256-mel store, PaSST its own 128-mel one), and its best checkpoint
 is run in eval mode. The file holds the mean of the members' logits and each member's logits
-(layout in asc.data.logit_store); `<out stem>.done` is written last. `--feats-set test` runs the
+(layout in asc.data.logit_store); `<out stem>.done` is written last and records digests of the
+members' train.done (new at every retraining), the data directory and the label list, so that a
+retrained teacher or an edited data directory makes the logits computed again. `--feats-set test` runs the
 teachers on another set of the same feature configs (dump/<features>/test/feats.h5), e.g. to score
 the ensemble.
 """
@@ -27,6 +29,7 @@ from asc.data.feature_store import FeatureStore
 from asc.data.logit_store import read_logits, write_logit_store
 from asc.errors import AscError, InputError
 from asc.expdir import ExpDir
+from asc.fingerprint import datadir_digest, file_digest, marker_digest
 from asc.models.checkpoint_file import load_model
 from asc.train.config import TrainConfig
 from asc.train.predict import predict_logits
@@ -55,7 +58,9 @@ def main(argv=None) -> int:
     name = out.name.removesuffix(".h5")
     try:
         info = {"members": list(args.teachers), "data": args.data, "feats_set": args.feats_set,
-                "checkpoint": args.checkpoint, "member_hashes": [_teacher_hash(t) for t in args.teachers]}
+                "checkpoint": args.checkpoint, "member_hashes": [marker_digest(t) for t in args.teachers],
+                "inputs": {"data": datadir_digest(args.data),
+                           "labels": file_digest(args.labels) if args.labels else None}}
         marker = done_marker(out.parent, name)
         data = load_datadir(args.data)
         if out.is_file() and marker.is_file() and json.loads(marker.read_text() or "{}") == info:
@@ -117,11 +122,6 @@ def _unreadable(out: Path, utts: list[str]) -> str | None:
     except InputError as e:
         return str(e)
     return None
-
-
-def _teacher_hash(exp: str) -> str | None:
-    done = ExpDir(Path(exp)).done
-    return json.loads(done.read_text() or "{}").get("config_hash") if done.is_file() else None
 
 
 def _report(who: str, logits: torch.Tensor, data, labels: list[str]) -> None:

@@ -14,12 +14,14 @@ same config is skipped; an unfinished one resumes from checkpoints/last.pt.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from asc.train.data_flags import add_data_flags, data_overrides
 from asc.config import parse_override
 from asc.errors import AscError
+from asc.lock import folder_lock
 from asc.train.config import load_train_config
 from asc.train.distributed import cleanup_distributed, setup_distributed
 from asc.train.trainer import finished, train
@@ -59,9 +61,12 @@ def main(argv=None) -> int:
             return 0
         env = setup_distributed()
         try:
-            if env.is_main:
-                write_rerun_script(Path(args.exp), "asc.bin.train", argv if argv is not None else sys.argv[1:])
-            train(cfg, args.exp, env)
+            # One training per experiment folder: a second one would interleave checkpoints and metrics.
+            with folder_lock(args.exp, "asc.bin.train " + " ".join(argv if argv is not None else sys.argv[1:])) \
+                    if env.is_main else contextlib.nullcontext():
+                if env.is_main:
+                    write_rerun_script(Path(args.exp), "asc.bin.train", argv if argv is not None else sys.argv[1:])
+                train(cfg, args.exp, env)
         finally:
             cleanup_distributed()
     except AscError as e:

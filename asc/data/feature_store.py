@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -68,8 +69,10 @@ def create_store(path: str | os.PathLike, utts: list[str], n_mels: int, n_frames
             yield feats
         size = tmp.stat().st_size
     info = dict(marker or {})
+    # build_id: new at every build, so that the digest of this marker (what later stages record of the
+    # store, asc.fingerprint.marker_digest) changes whenever the store is rebuilt.
     info.update(bytes=size, utts=len(utts), utts_hash=utts_hash(list(utts)), config_hash=config_hash,
-                data_dir=data_dir)
+                data_dir=data_dir, build_id=uuid.uuid4().hex[:16])
     mark_done(path.parent, marker_name(path), info)
 
 
@@ -103,7 +106,7 @@ def store_problem(path: str | os.PathLike, expect: dict | None = None) -> str | 
                 f"(truncated or overwritten)")
     for key, value in (expect or {}).items():
         if info.get(key) != value:
-            return f"was built with {key} {info.get(key)!r}, expected {value!r} (stale)"
+            return f"was built with {_difference(key, info.get(key), value)} (stale)"
     try:
         with h5py.File(path, "r") as f:
             shape, n_utts = f["feats"].shape, f["utts"].shape[0]
@@ -113,6 +116,15 @@ def store_problem(path: str | os.PathLike, expect: dict | None = None) -> str | 
     if shape[0] != info.get("utts") or n_utts != shape[0] or attr_hash != info.get("config_hash"):
         return "does not hold what its done marker records"
     return None
+
+
+def _difference(key: str, found, wanted) -> str:
+    """What differs between a recorded marker entry and the wanted one, by sub-key for a dict entry
+    (e.g. `sources`: the audio files, or a library's version)."""
+    if isinstance(found, dict) and isinstance(wanted, dict):
+        keys = [k for k in wanted if found.get(k) != wanted[k]] or sorted(set(found) - set(wanted))
+        return "; ".join(f"{key}.{k} {found.get(k)!r}, now {wanted.get(k)!r}" for k in keys)
+    return f"{key} {found!r}, expected {wanted!r}"
 
 
 def read_marker(path: str | os.PathLike) -> dict:

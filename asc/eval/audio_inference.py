@@ -1,6 +1,7 @@
 """Classifying audio files with a deployable model file alone: any wav/flac, any rate, length, channels.
 
-Each file is read with asc.data.audio (the recipe's own reader and resampler), mixed down to mono if
+Each file is streamed with asc.data.audio (the recipe's own reader and resampler) in blocks, so
+memory does not depend on its length, mixed down to mono if
 it has several channels, resampled to the model's feature rate and cut into clips of the model's
 clip length (1 s): whole clips from the start, plus the remainder zero-padded when it is at least
 half a clip long (a shorter remainder is dropped; a file shorter than one clip is zero-padded, with
@@ -8,8 +9,8 @@ a warning). The log-mels come from asc.features.logmel with the FeatureConfig st
 file, batched across files; a file's class probabilities are the mean over its clips, or one row
 per clip.
 
-Every problem is per file: a file that cannot be read becomes a FileResult with its error (naming
-the file), the others are classified; warnings (mixed down, zero-padded, silent) are kept with the
+Every problem is per file: a file that cannot be read, or whose probabilities are not finite (NaN,
+infinity), becomes a FileResult with its error (naming the file), the others are classified; warnings (mixed down, zero-padded, silent) are kept with the
 file's result.
 """
 from __future__ import annotations
@@ -24,9 +25,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from asc.data.audio import AudioWarning, load_audio
-from asc.errors import AscError
+from asc.data.audio import AudioWarning, stream_audio
+from asc.errors import AscError, InputError
 from asc.features.logmel import FeatureConfig, make_front_end
+from asc.finite import check_finite_weights, count_nonfinite
 from asc.models.model_file import DEFAULT_COMPUTE_DTYPE, load_deployable, model_dtype
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
@@ -67,7 +69,7 @@ class AudioClassifier:
     """A model, its front end and its labels, classifying files in batches of clips."""
 
     def __init__(self, model: nn.Module, features: FeatureConfig, labels: list[str], device: str = "cpu",
-                 batch_size: int = 64, precision: str | None = None):
+                 batch_size: int = 16, precision: str | None = None):
         self.device = torch.device(device)
         self.precision = precision      # storage precision of the model file's weights
         self.complexity: dict | None = None   # the complexity report stored in the model file
@@ -79,35 +81,17 @@ class AudioClassifier:
         self.batch_size = batch_size
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 64,
+    def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 16,
                   compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> "AudioClassifier":
         """The classifier of a deployable model file (exp/deploy/split<N>/model.pt), computing in
-        `compute_dtype` (float32 by default, whatever precision the file stores)."""
+        `compute_dtype` (float32 by default, whatever precision the file stores). Refused: a model of an
+        unfinished deploy, or one with NaN or infinite weights."""
+        check_deploy_finished(path)
         loaded = load_deployable(path, device, compute_dtype)
+        check_finite_weights(loaded.model, path)
         classifier = cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
         classifier.complexity = loaded.complexity
         return classifier
-
-    def prepare(self, path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
-        """The clips of one file at the model's rate, and the warnings about it; AscError if unreadable."""
-        notes = []
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AudioWarning)
-            wave = load_audio(path, self.features.sample_rate)
-        for w in caught:
-            if issubclass(w.category, AudioWarning):
-                notes.append(str(w.message))
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        peak = float(np.abs(wave).max())
-        if peak < SILENT_PEAK:
-            level = "every sample is zero" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
-            notes.append(f"{path}: silent ({level}); its scores say nothing about the scene")
-        clips, short = segment_wave(wave, self.features.clip_samples)
-        if short:
-            notes.append(f"{path}: {len(wave) / self.features.sample_rate:.2f} s long, shorter than one "
-                         f"{self.features.clip_seconds:g}-s clip; zero-padded")
-        return clips, notes
 
     @torch.no_grad()
     def probs(self, clips: np.ndarray) -> np.ndarray:
@@ -120,31 +104,129 @@ class AudioClassifier:
         return np.concatenate(out)
 
     def classify(self, paths: Iterable[str | os.PathLike], files_per_batch: int = 32) -> Iterator[FileResult]:
-        """One FileResult per path, in order; unreadable files give results with their error."""
-        paths = list(paths)
-        for start in range(0, len(paths), files_per_batch):
-            yield from self._classify_group(paths[start:start + files_per_batch])
+        """One FileResult per path, in order; unreadable files give results with their error.
 
-    def _classify_group(self, paths: list) -> list[FileResult]:
-        results, clips = [], []
+        Files are streamed (asc.data.audio.stream_audio): memory holds one block of audio and one
+        batch of clips, whatever the files' lengths; clips of consecutive short files share batches.
+        Probabilities that are not finite (a damaged model, samples far outside [-1, 1]) make that
+        file's result an error naming it. `files_per_batch` bounds how many finished files wait for
+        their batch.
+        """
+        batch = _ClipBatch(self)
+        waiting: list[_Pending] = []
         for path in paths:
-            result = FileResult(str(path))
+            pending = _Pending(FileResult(str(path)))
+            waiting.append(pending)
             try:
-                file_clips, result.warnings = self.prepare(path)
+                for clip in self._clips(path, pending):
+                    batch.add(clip, pending)
             except AscError as e:
-                result.error = str(e)
+                pending.result.error = str(e)
             except (OSError, ValueError, RuntimeError, MemoryError) as e:  # a reader failing unexpectedly
-                result.error = f"{path}: cannot read the audio ({type(e).__name__}: {e})"
+                pending.result.error = f"{path}: cannot read the audio ({type(e).__name__}: {e})"
+            if len(waiting) >= files_per_batch:
+                batch.run()
+            if not batch.clips:
+                yield from (p.finish() for p in waiting)
+                waiting = []
+        batch.run()
+        yield from (p.finish() for p in waiting)
+
+    def _clips(self, path, pending: "_Pending") -> Iterator[np.ndarray]:
+        """The clips of one file (see the module docstring) as its audio streams in; notes (mixed
+        down, silent, short) go to the file's warnings."""
+        clip, rate = self.features.clip_samples, self.features.sample_rate
+        buffer, samples, peak = np.zeros(0, np.float32), 0, 0.0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AudioWarning)
+            for piece in stream_audio(path, rate):
+                samples += len(piece)
+                if len(piece):
+                    top = float(np.abs(piece).max())
+                    peak = max(peak, top if np.isfinite(top) else np.inf)
+                buffer = np.concatenate([buffer, piece])
+                full = len(buffer) // clip
+                for k in range(full):
+                    yield buffer[k * clip:(k + 1) * clip]
+                buffer = buffer[full * clip:]
+        for w in caught:
+            if issubclass(w.category, AudioWarning):
+                pending.result.warnings.append(str(w.message))
             else:
-                clips.append(file_clips)
-            results.append(result)
-        if clips:
-            probs = self.probs(np.concatenate(clips))
-            bounds = np.cumsum([0] + [len(c) for c in clips])
-            good = (r for r in results if r.ok)
-            for result, a, b in zip(good, bounds[:-1], bounds[1:]):
-                result.probs = probs[a:b]
-        return results
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        pending.peak = peak
+        if peak < SILENT_PEAK:
+            level = "every sample is zero" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
+            pending.result.warnings.append(f"{path}: silent ({level}); its scores say nothing about the scene")
+        short = samples < clip
+        if short or 2 * len(buffer) >= clip:
+            yield np.pad(buffer, (0, clip - len(buffer)))
+        if short:
+            pending.result.warnings.append(f"{path}: {samples / rate:.2f} s long, shorter than one "
+                                           f"{self.features.clip_seconds:g}-s clip; zero-padded")
+
+
+@dataclass
+class _Pending:
+    """A file being classified: its result and the probability rows of its clips so far."""
+    result: FileResult
+    rows: list = field(default_factory=list)
+    peak: float = 0.0
+
+    def finish(self) -> FileResult:
+        """The result with its probabilities, or with an error naming the file if any is not finite."""
+        result = self.result
+        if result.ok:
+            probs = np.stack(self.rows) if self.rows else np.zeros((0, 0))
+            bad = count_nonfinite(probs)
+            if bad or not len(probs):
+                why = (f"samples far outside [-1, 1]: peak {self.peak:.3g} at the model's rate" if self.peak > 1.0
+                       else "the model may be damaged")
+                result.error = (f"{result.name}: the model's class probabilities for this file hold {bad} NaN "
+                                f"or infinite values ({why}); not classified")
+            else:
+                result.probs = probs
+        return result
+
+
+class _ClipBatch:
+    """Clips waiting for one forward pass, with the files they belong to."""
+
+    def __init__(self, classifier: AudioClassifier):
+        self.classifier = classifier
+        self.clips: list[np.ndarray] = []
+        self.owners: list[_Pending] = []
+
+    def add(self, clip: np.ndarray, owner: _Pending) -> None:
+        self.clips.append(clip)
+        self.owners.append(owner)
+        if len(self.clips) >= self.classifier.batch_size:
+            self.run()
+
+    def run(self) -> None:
+        """Classify the waiting clips and hand each file its rows (files that failed since drop theirs)."""
+        if not self.clips:
+            return
+        probs = self.classifier.probs(np.stack(self.clips))
+        for owner, row in zip(self.owners, probs):
+            if owner.result.ok:
+                owner.rows.append(row)
+        self.clips, self.owners = [], []
+
+
+# What the deploy stage writes beside model.pt before its done marker (asc.prune.deploy).
+DEPLOY_OUTPUTS = ("complexity.json", "precision.json")
+
+
+def check_deploy_finished(path: str | os.PathLike) -> None:
+    """InputError if `path` lies in a deploy folder whose stage did not finish (no deploy.done beside the
+    deploy's other outputs): its model may exceed the limits or have failed the float16 check. A model
+    file copied out on its own is accepted (the marker travels with the folder, not the file)."""
+    folder = Path(path).parent
+    if any((folder / name).is_file() for name in DEPLOY_OUTPUTS) and not (folder / "deploy.done").is_file():
+        raise InputError(path, f"the deploy stage did not finish in {folder} (no deploy.done): the model may be "
+                               f"over the complexity limits or have failed the float16 check; run stage 5 "
+                               f"again (see its log)")
 
 
 def find_audio(folder: str | os.PathLike) -> list[Path]:

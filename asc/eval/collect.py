@@ -1,8 +1,9 @@
 """Gathering the scores.json files of an experiment tree into the records of the RESULTS.md table.
 
-Each scores.json (written by asc.eval.scoring) names its system and training split; a file without
-a split, or with one outside the splits the recipe asks for, cannot go into the table and is reported
-as skipped. The recipe names the splits (the table's columns) and the order of the systems (its rows,
+Each scores.json (written by asc.eval.scoring) names its system and training split; one without
+the `score.done` beside it (scoring interrupted or failed) is skipped and named; a file without a
+split, or with one outside the splits the recipe asks for, cannot go into the table and is reported as
+skipped. The recipe names the splits (the table's columns) and the order of the systems (its rows,
 any other after them); without them, DCASE2024's five splits and the systems in alphabetical order.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ SYSTEM_DESCRIPTIONS = {
                          "float16: the deployable model of stage 5",
 }
 REQUIRED = ("system", "macro_accuracy")
+SCORE_DONE = "score.done"      # asc.eval.scoring's marker: a scores.json without it is not trusted
 # What a table can show: the DCASE ranking figure, or the same accuracy over the device groups.
 METRICS = {"macro_accuracy": "macro class-averaged accuracy (%) on the test set",
            "seen_devices": "accuracy (%) on the test clips of the devices seen in training (a, b, c, s1-s3)",
@@ -61,6 +63,10 @@ def collect_scores(exp_roots: Roots, metric: str = "macro_accuracy", splits: Seq
             raise InputError(root, "experiment folder not found")
     found = Collected()
     for path in sorted(p for root in roots for p in root.rglob("scores.json")):
+        if not (path.parent / SCORE_DONE).is_file():
+            found.skipped.append((path, f"no {SCORE_DONE} beside it: its scoring did not finish (interrupted, "
+                                        f"or failed while rewriting it); score it again"))
+            continue
         scores = _read(path)
         split = scores.get("split")
         if split is None:

@@ -98,8 +98,10 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     from asc.eval.inference import check_store_matches, predict_probs
     from asc.metrics import compute_scores
     from asc.models.model_file import load_for_eval
+    from asc.finite import check_finite_outputs, check_finite_weights
 
     loaded = load_for_eval(checkpoint, job.device, job.compute_dtype)
+    check_finite_weights(loaded.model, loaded.path)
     labels = read_labels(job.labels)
     _check_labels(loaded, labels, job.labels)
     if not check_store_matches(store, loaded.feats_hash, str(loaded.path)):
@@ -109,6 +111,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
     truth, devices = _truth(data, job.data, labels)
     log(f"scoring {system} (split {split}) = {loaded.path} on {job.data} ({len(data)} clips)")
     probs = predict_probs(loaded.model, store, data.utts, job.batch_size, job.device)
+    check_finite_outputs(probs, loaded.path, "class probabilities")
     if probs.shape[1] != len(labels):
         raise InputError(loaded.path, f"the model has {probs.shape[1]} outputs, {job.labels} lists "
                                       f"{len(labels)} classes")
@@ -126,12 +129,14 @@ def _compute_from_logits(job: ScoreJob, logits_file: Path, system: str, split: i
 
     from asc.data.logit_store import read_logits
     from asc.metrics import compute_scores
+    from asc.finite import check_finite_outputs
 
     labels = read_labels(job.labels)
     data = load_datadir(job.data)
     truth, devices = _truth(data, job.data, labels)
     log(f"scoring {system} (split {split}) = the logits in {logits_file} on {job.data} ({len(data)} clips)")
     logits = read_logits(logits_file, data.utts, labels).astype(np.float64)
+    check_finite_outputs(logits, logits_file, "stored logits")
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     scores = compute_scores(truth, probs, devices, labels).to_dict()
@@ -167,7 +172,7 @@ def _inputs(checkpoint: Path, store: FeatureStore | None, job: ScoreJob, system:
     marker = read_marker(store.path) if store is not None else {}
     data_files = [job.data / name for name in ("wav.scp", "utt2label", "utt2device")]
     return {"format": FORMAT, "checkpoint": file_digest(checkpoint),
-            "feats": {key: marker.get(key) for key in ("bytes", "utts_hash", "config_hash")} if marker else None,
+            "feats": {key: marker.get(key) for key in ("bytes", "utts_hash", "config_hash", "sources")} if marker else None,
             "data": files_digest(data_files), "labels": file_digest(job.labels),
             "system": system, "split": split}
 

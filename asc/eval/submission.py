@@ -20,7 +20,7 @@ import yaml
 
 from asc.atomic import done_marker, mark_done, write_text
 from asc.errors import InputError
-from asc.fingerprint import file_digest, unchanged
+from asc.fingerprint import audio_digest, file_digest, unchanged
 from asc.metrics import LABELS
 
 LISTINGS = ("meta.csv", "evaluation_setup/fold1_test.csv")
@@ -38,13 +38,14 @@ class Submission:
 
 
 def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, out: str | os.PathLike,
-                    device: str = "cpu", batch_size: int = 64, log: Log = print, warn: Log = print,
+                    device: str = "cpu", batch_size: int = 16, log: Log = print, warn: Log = print,
                     compute_dtype: str = "float32") -> Submission:
     """Classify every listed file of `eval_dir` with `model_file`; write output.csv and complexity.yaml.
 
     The model computes in `compute_dtype` (float32 unless asked otherwise, whatever the file stores).
-    Skipped if `out` holds the finished submission of the same model and listing. If any file fails,
-    the others go to output.partial.csv and output.csv is not written (a submission lists every file).
+    Skipped if `out` holds the finished submission of the same model, listing and audio files. If any
+    file fails, the others go to output.partial.csv and no output.csv is left (not even an older one:
+    a submission lists every file, of one model).
     `warn` receives the per-file warnings and errors.
     """
     model_file, eval_dir, out = Path(model_file), Path(eval_dir), Path(out)
@@ -52,7 +53,8 @@ def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, 
         raise InputError(model_file, "deployable model file not found")
     listing = listing_path(eval_dir)
     names = read_listing(listing)
-    inputs = {"model": file_digest(model_file), "listing": file_digest(listing), "files": len(names)}
+    inputs = {"model": file_digest(model_file), "listing": file_digest(listing), "files": len(names),
+              "audio": audio_digest(eval_dir / n for n in names)}
     if unchanged(out, DONE, inputs, [out / OUTPUT, out / COMPLEXITY]):
         log(f"{out} already holds the submission of {model_file} for {listing}; nothing to do")
         return Submission(None, 0)
@@ -61,6 +63,7 @@ def make_submission(model_file: str | os.PathLike, eval_dir: str | os.PathLike, 
     from asc.eval.complexity_figures import model_figures, submission_complexity
 
     done_marker(out, DONE).unlink(missing_ok=True)
+    (out / OUTPUT).unlink(missing_ok=True)      # a failed run must not leave the previous model's output
     classifier = AudioClassifier.from_file(model_file, device, batch_size, compute_dtype)
     columns = official_columns(classifier.labels, model_file)
     log(f"classifying {len(names)} files of {eval_dir} with {model_file}")

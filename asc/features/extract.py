@@ -20,11 +20,13 @@ import h5py
 import numpy as np
 import torch
 
-from asc.data.audio import AudioWarning, read_audio, resample
+from asc.data.audio import AudioWarning, audio_length, read_audio, resample
 from asc.data.datadir import DataDir
 from asc.data.feature_store import create_store, read_marker, store_bytes, store_problem, utts_hash
 from asc.errors import AscError, InputError
+from asc.fingerprint import audio_digest, library_versions
 from asc.features.logmel import FeatureConfig, fix_length, make_front_end
+from asc.finite import check_finite_features
 
 BATCH = 32          # clips per front-end call; shard boundaries fall on multiples of it
 COPY_BLOCK = 256    # clips per read/write while merging (bounds the merge's memory)
@@ -57,9 +59,17 @@ def shard_bounds(n_utts: int, shard: int, num_shards: int) -> tuple[int, int]:
     return min(first * BATCH, n_utts), min(last * BATCH, n_utts)
 
 
+def store_sources(data: DataDir) -> dict:
+    """What the features are computed from beyond their config: the audio files (name, size, mtime)
+    and the versions of the libraries that make the filterbank and resample. A wav rewritten under the
+    same name, or another librosa, makes a finished store stale."""
+    return {"audio": audio_digest(data.wav[u] for u in data.utts), "libraries": library_versions()}
+
+
 def store_status(cfg: FeatureConfig, data: DataDir, out_dir: str | os.PathLike) -> str | None:
     """Why OUT/feats.h5 is not the finished store of `data` under `cfg`, or None if it is."""
-    return store_problem(store_path(out_dir), {"config_hash": cfg.hash(), "utts_hash": utts_hash(data.utts)})
+    return store_problem(store_path(out_dir), {"config_hash": cfg.hash(), "utts_hash": utts_hash(data.utts),
+                                               "sources": store_sources(data)})
 
 
 def extract_shard(cfg: FeatureConfig, data: DataDir, data_name: str, out_dir: str | os.PathLike,
@@ -77,7 +87,7 @@ def extract_shard(cfg: FeatureConfig, data: DataDir, data_name: str, out_dir: st
     mine = utts[start:stop]
     path = shard_path(out_dir, shard)
     marker = {"shard": shard, "num_shards": num_shards, "start": start, "stop": stop,
-              "data_utts_hash": utts_hash(utts), "data_utts": len(utts)}
+              "data_utts_hash": utts_hash(utts), "data_utts": len(utts), "sources": store_sources(data)}
     problem = store_problem(path, {"config_hash": cfg.hash(), "utts_hash": utts_hash(mine), **marker})
     if problem is None:
         log(f"{path} is already done ({len(mine)} clips); skipped")
@@ -108,6 +118,7 @@ def _compute(feats: h5py.Dataset, wavs: list[str], cfg: FeatureConfig, device: s
         waves = np.stack([read_clip(w, cfg, rates) for w in wavs[a:a + BATCH]])
         with torch.inference_mode():
             out = front(torch.from_numpy(waves).to(device)).cpu().numpy()
+        _check_finite(out, wavs[a:a + BATCH])
         done = a + len(waves)
         feats[a:done] = out.astype(np.float16)
         if done // every != a // every or done == len(wavs):
@@ -115,19 +126,46 @@ def _compute(feats: h5py.Dataset, wavs: list[str], cfg: FeatureConfig, device: s
     _warn_odd_rates(rates, cfg.sample_rate)
 
 
+def _check_finite(feats: np.ndarray, wavs: list[str]) -> None:
+    """InputError naming the first clip whose log-mels hold NaN or infinity (samples far outside
+    [-1, 1] overflow the power spectrum): such a clip would train and score as garbage, silently."""
+    for feat, wav in zip(feats, wavs):
+        check_finite_features(feat, wav)
+    clipped = feats.astype(np.float16)
+    for feat, wav in zip(clipped, wavs):
+        if not np.isfinite(feat).all():
+            raise InputError(wav, "its log-mel features overflow float16, the store's type (samples far "
+                                  "outside [-1, 1]?)")
+
+
 def read_clip(path: str, cfg: FeatureConfig, rates: dict[int, list[str]] | None = None) -> np.ndarray:
     """One clip at the feature rate and length (mono float32 [clip_samples]); `rates` (if given)
     collects the files by their own sample rate."""
-    wave, rate = read_audio(path)
+    wave, rate, seconds = _read_start(path, cfg)
     if rates is not None:
         rates.setdefault(rate, []).append(str(path))
     wave = resample(wave, rate, cfg.sample_rate)
     if len(wave) != cfg.clip_samples:
-        warnings.warn(f"{path}: {len(wave) / cfg.sample_rate:.3f} s long, "
+        warnings.warn(f"{path}: {seconds:.3f} s long, "
                       f"{'cut' if len(wave) > cfg.clip_samples else 'zero-padded'} to {cfg.clip_seconds:g} s",
                       AudioWarning, stacklevel=2)
         wave = fix_length(wave, cfg.clip_samples)
     return wave
+
+
+def _read_start(path: str, cfg: FeatureConfig) -> tuple[np.ndarray, int, float]:
+    """The samples the clip is cut from (of a long file, only its start plus a margin for the
+    resampler's filter, so a recording of an hour costs no more memory than a clip), the file's rate
+    and its full length in seconds."""
+    length = audio_length(path)
+    max_frames = None
+    if length is not None:
+        frames, rate = length
+        needed = -(-cfg.clip_samples * rate // cfg.sample_rate) + rate // 10
+        max_frames = needed if frames > needed else None
+    wave, rate = read_audio(path, max_frames)
+    seconds = (length[0] / rate if length is not None else len(wave) / rate)
+    return wave, rate, seconds
 
 
 def _warn_odd_rates(rates: dict[int, list[str]], target: int) -> None:
@@ -156,12 +194,16 @@ def merge_shards(out_dir: str | os.PathLike, num_shards: int, cfg: FeatureConfig
         expect["config_hash"] = cfg.hash()
     if data is not None:
         expect["utts_hash"] = utts_hash(data.utts)
+        expect["sources"] = store_sources(data)
     if store_problem(final, expect) is None and not _shards_differ(out_dir, read_marker(final)):
         remove_shards(out_dir)
         log(f"{final} is already complete; nothing to merge")
         return False
     infos = [_finished_shard(out_dir, j, num_shards, expect.get("config_hash")) for j in range(1, num_shards + 1)]
     _check_shards_agree(out_dir, infos, data)
+    if "sources" in expect and infos[0].get("sources") != expect["sources"]:
+        raise AscError(f"{Path(out_dir) / SHARDS}: the shards were extracted from other audio files (or with "
+                       f"other library versions) than the data directory names now; re-run the extraction")
     total = infos[-1]["data_utts"]
     with h5py.File(shard_path(out_dir, 1), "r") as f:
         n_mels, n_frames = f["feats"].shape[1:]
@@ -174,7 +216,8 @@ def merge_shards(out_dir: str | os.PathLike, num_shards: int, cfg: FeatureConfig
             utts += list(f["utts"].asstr()[:])
     if data is not None and utts != data.utts:
         raise InputError(final, "the merged utterances differ from the data directory's; re-run the extraction")
-    with create_store(final, utts, n_mels, n_frames, config_yaml, config_hash, data_name) as feats:
+    with create_store(final, utts, n_mels, n_frames, config_yaml, config_hash, data_name,
+                      {"sources": infos[0].get("sources")}) as feats:
         row = 0
         for j in range(1, num_shards + 1):
             with h5py.File(shard_path(out_dir, j), "r") as f:
@@ -193,7 +236,8 @@ def _shards_differ(out_dir, final: dict) -> bool:
     for path in sorted((Path(out_dir) / SHARDS).glob("feats.*.h5")):
         if store_problem(path) is None:
             info = read_marker(path)
-            if (info.get("config_hash"), info.get("data_utts_hash")) != (final["config_hash"], final["utts_hash"]):
+            if ((info.get("config_hash"), info.get("data_utts_hash"), info.get("sources"))
+                    != (final["config_hash"], final["utts_hash"], final.get("sources"))):
                 return True
     return False
 
@@ -215,9 +259,9 @@ def _check_shards_agree(out_dir, infos: list[dict], data: DataDir | None) -> Non
     """The shards must tile one utterance list under one config."""
     first = infos[0]
     for info in infos:
-        for key in ("config_hash", "data_utts_hash", "data_utts"):
-            if info[key] != first[key]:
-                raise AscError(f"{shard_path(out_dir, info['shard'])}: {key} {info[key]!r} differs from "
+        for key in ("config_hash", "data_utts_hash", "data_utts", "sources"):
+            if info.get(key) != first.get(key):
+                raise AscError(f"{shard_path(out_dir, info['shard'])}: {key} {info.get(key)!r} differs from "
                                f"shard 1's {first[key]!r}; the shards come from different runs - re-run the "
                                f"extraction")
     stops = [0] + [i["stop"] for i in infos]
@@ -251,5 +295,5 @@ def check_free_space(directory: str | os.PathLike, needed: int, what: str) -> No
                        f"{needed / 2**30:.2f} GiB, {free / 2**30:.2f} GiB are free")
 
 
-__all__ = ["BATCH", "store_path", "shard_path", "shard_bounds", "store_status", "extract_shard",
+__all__ = ["BATCH", "store_path", "shard_path", "shard_bounds", "store_status", "store_sources", "extract_shard",
            "merge_shards", "read_clip", "check_free_space", "remove_shards", "remove_temporaries"]

@@ -2,8 +2,8 @@
 
 It computes what `librosa.feature.melspectrogram` computes with the same settings (centered STFT,
 Hann window of `win_length` zero-padded to `n_fft`, power 2, librosa's mel filterbank), then
-log(mel + eps). The filterbank is built by `librosa.filters.mel` itself, so the two cannot drift
-apart; the STFT and the projection onto the filterbank are batched torch operations, which is what
+log(mel + eps). The filterbank is `librosa.filters.mel`'s, computed by asc.features.mel_filters
+(numpy alone, kept bit-equal to librosa by a test, without loading numba at inference); the STFT and the projection onto the filterbank are batched torch operations, which is what
 makes it several times faster than librosa on a CPU and lets it run on a GPU unchanged.
 
 The STFT is computed in float64, as librosa computes it (its float64 window promotes the float32
@@ -30,6 +30,7 @@ from torch import nn
 from asc.config import dump_yaml, load_config
 from asc.errors import ConfigError
 from asc.features import efficientat_mel
+from asc.features.mel_filters import mel_filters
 
 
 @dataclass
@@ -116,9 +117,10 @@ def num_frames(num_samples: int, hop_length: int) -> int:
 
 
 def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
-    """librosa's mel filterbank for `cfg`, shape [n_mels, n_fft // 2 + 1], float32."""
-    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
-                               fmax=cfg.fmax, htk=cfg.htk, norm=cfg.mel_norm, dtype=np.float32)
+    """librosa's mel filterbank for `cfg`, shape [n_mels, n_fft // 2 + 1], float32 (computed without
+    importing librosa's numba-backed modules: asc.features.mel_filters, checked equal to librosa)."""
+    return mel_filters(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
+                       fmax=cfg.fmax, htk=cfg.htk, norm=cfg.mel_norm, dtype=np.float32)
 
 
 class LogMel(nn.Module):

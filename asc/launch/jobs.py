@@ -1,15 +1,16 @@
 """The job array of one launcher call: `JOB=1:N`, the log file template and the command template.
 
 The command is one shell string built the way Kaldi's run.pl/queue.pl build it, so that recipes
-written for Kaldi behave the same: an argument without white space is passed as it is (so `|`, `>`
-or `2>&1` given as separate arguments act as shell operators), an argument with white space is
-quoted. `JOB` (or whatever name the range gives) is replaced by the job's index in the log file name
+written for Kaldi behave the same: shell operators given as separate arguments (`|`, `>`, `2>&1`)
+act as operators, plain words pass as they are, and every other argument is quoted (unlike Kaldi,
+which quotes only white space: a `;` or `$` in a path would run or expand). `JOB` (or whatever name the range gives) is replaced by the job's index in the log file name
 and the command wherever it stands as a word of its own (`extract.JOB.log`, `--shard JOB`,
 `split/JOB/`), as in Kaldi, but not inside a longer name such as `$SLURM_JOB_ID`.
 """
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +22,21 @@ def is_job_range(arg: str) -> bool:
     return _RANGE.match(arg) is not None
 
 
+# Arguments passed to the shell as they are: words of only these characters, and shell operators
+# given as arguments of their own (`|`, `&&`, `2>&1`, `>`, `>>log`), as Kaldi's launchers pass them.
+_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+_OPERATOR = re.compile(r"^(\|\|?|&&|;|\d*(>>?|<)(&\d+|[A-Za-z0-9_@%+=:,./-]+)?|&>)$")
+# A word that is one variable and nothing else (`$SGE_TASK_ID`) is left for the job's shell to expand,
+# as Kaldi's launchers let it; a `$` anywhere else (a path) is quoted.
+_VARIABLE = re.compile(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$")
+
+
 def shell_command(argv: list[str]) -> str:
-    """Join a command's arguments into one shell string, quoting as Kaldi's launchers do."""
-    parts = []
-    for arg in argv:
-        if arg and not re.search(r"\s", arg):
-            parts.append(arg)
-        elif '"' in arg:
-            parts.append("'" + arg.replace("'", "'\\''") + "'")
-        else:
-            parts.append('"' + arg + '"')
-    return " ".join(parts)
+    """Join a command's arguments into one shell string: plain words, shell operators and a lone
+    `$VARIABLE` as they are, anything else quoted (white space, `;`, `$` inside a word, quotes, globs),
+    so a path never runs as code."""
+    return " ".join(arg if _PLAIN.match(arg) or _OPERATOR.match(arg) or _VARIABLE.match(arg) else shlex.quote(arg)
+                    for arg in argv)
 
 
 def index_ranges(indices: list[int]) -> list[tuple[int, int]]:

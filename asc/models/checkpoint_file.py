@@ -59,6 +59,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     from asc.models import build_model, reparameterize
 
     ckpt = load_checkpoint(path)
+    _check_model_options(path, ckpt)
     model = build_model(ckpt["model_name"], **ckpt.get("model_options", {}))
     if ckpt.get("deployed"):
         model = reparameterize(model)
@@ -68,6 +69,37 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         raise InputError(path, f"weights do not fit model '{ckpt['model_name']}' with its options: "
                                f"{str(e).splitlines()[0]}") from None
     return model.to(map_location).eval(), ckpt
+
+
+def _check_model_options(path, ckpt: dict) -> None:
+    """Refuse model options that cannot describe the stored weights, before anything is built: the
+    options come from the file, and a damaged or hostile one (a width of 10^6) would allocate without
+    bound. Every width in the options shows up as a dimension of some stored tensor, so no number in
+    them may exceed the largest stored dimension by much (twice it, plus 1024: input sizes such as a
+    transformer's frame count need not be a weight's dimension)."""
+    options, state = ckpt.get("model_options", {}), ckpt.get("state_dict")
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise InputError(path, f"'model_options' must be a mapping of option names, found {type(options).__name__}")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(path, "'state_dict' must map names to tensors")
+    largest = max((d for v in state.values() for d in v.shape), default=0)
+    bound = 2 * largest + 1024
+    for name, value in options.items():
+        numbers = [x for x in _flatten(value) if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if any(not abs(x) <= bound for x in numbers):           # also NaN
+            raise InputError(path, f"model option {name}={value!r} is out of all proportion to the stored "
+                                   f"weights (largest dimension {largest}); the options are damaged")
+
+
+def _flatten(value):
+    """The leaves of nested lists/tuples/dicts."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _flatten(item)
+    else:
+        yield value
 
 
 def rng_state() -> dict:

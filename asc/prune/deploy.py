@@ -177,28 +177,34 @@ def _limits_message(report: dict) -> str:
 def run_deploy(model_path: str | os.PathLike, out_dir: str | os.PathLike, features: dict, labels: Sequence[str],
                source_hash: str, precision: str = "float16", input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
                test_set=None, max_drop_points: float = 0.5, batch_size: int = 256,
-               device: str | torch.device = "cpu") -> dict:
+               device: str | torch.device = "cpu", inputs: dict | None = None) -> dict:
     """The deploy stage: model.pt and complexity.json from a pruned checkpoint, the float16 check on
     `test_set` (a FeatureDataset; None skips it) into precision.json, then deploy.done.
 
     `source_hash` identifies what was deployed (the pruning run's config hash): a finished deploy of
     the same source is skipped, one of another source is an error rather than silently replaced.
+    `inputs` (digests of the pruned model and the test store) redo a finished deploy when they change.
     """
     out_dir = Path(out_dir)
     if is_done(out_dir, DONE):
         info = json.loads(done_marker(out_dir, DONE).read_text() or "{}")
-        if info.get("source_hash") == source_hash:
+        if info.get("source_hash") == source_hash and info.get("inputs") == inputs:
             return info
-        raise InputError(done_marker(out_dir, DONE), f"deployed from another pruning run (hash "
-                                                     f"{info.get('source_hash')}, this one {source_hash}); "
-                                                     f"remove the directory to deploy again")
+        if info.get("source_hash") != source_hash:
+            raise InputError(done_marker(out_dir, DONE), f"deployed from another pruning run (hash "
+                                                         f"{info.get('source_hash')}, this one {source_hash}); "
+                                                         f"remove the directory to deploy again")
+        # Same pruning run, other inputs (a rebuilt test store, a model re-pruned): deploying again is
+        # cheap, and its figures would be stale otherwise.
+        done_marker(out_dir, DONE).unlink()
     model, ckpt = load_model(model_path)
     if precision == "int8" and ckpt["model_name"] != "rep_mobile_int8":
         raise DeployError(f"{model_path}: precision int8 deploys the quantisation-aware network of stage 5 "
                           f"(rep_mobile_int8), found {ckpt['model_name']}")
     report = deploy_model(model, ckpt["model_name"], ckpt["model_options"], out_dir, features, labels, precision,
                           input_shape)
-    info = {"source": str(model_path), "source_hash": source_hash, "complexity": report, "precision_check": None}
+    info = {"source": str(model_path), "source_hash": source_hash, "complexity": report, "precision_check": None,
+            "inputs": inputs}
     if test_set is not None:
         result = precision_check(model, out_dir / "model.pt", test_set, precision, device, batch_size)
         write_json(out_dir / "precision.json", result)

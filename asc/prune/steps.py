@@ -34,6 +34,7 @@ from asc.data.datadir import read_labels
 from asc.data.dataset import FeatureDataset
 from asc.errors import ConfigError, InputError
 from asc.expdir import resolve_checkpoint
+from asc.fingerprint import changed_inputs, datadir_digest, file_digest, marker_digest
 from asc.models.checkpoint_file import load_checkpoint, load_model, save_checkpoint
 from asc.plots import plot_confusion
 from asc.prune.config import PruneConfig, check_prune_config, prune_hash
@@ -124,7 +125,28 @@ def finished(exp: str | Path, cfg: PruneConfig, init: str | Path) -> bool:
         if found != digest:
             raise InputError(marker, f"written by another config or start model (hash {found}, this command "
                                      f"{digest}); choose another --exp or remove the directory")
+    if is_done(exp, RUN_DONE):
+        recorded = _read_marker(exp, RUN_DONE).get("inputs")
+        changed = changed_inputs(recorded, prune_inputs(cfg, init)) if recorded is not None else []
+        if changed:
+            raise InputError(done_marker(exp, RUN_DONE),
+                             f"this pruning run finished on other inputs than now: {', '.join(changed)} changed "
+                             f"since (a retrained start model, a rebuilt feature store, other teacher logits); "
+                             f"pruning is not started again by itself (it retrains every step): remove {exp} "
+                             f"to prune again")
     return is_done(exp, RUN_DONE)
+
+
+def prune_inputs(cfg: PruneConfig, init: str | Path) -> dict:
+    """Digests of what the steps read beyond their config: the start model (its train.done, or the
+    checkpoint file), the feature store, the data directory, the labels and the teacher logits."""
+    init, ft = Path(init), cfg.finetune
+    return {"init": marker_digest(init) if init.is_dir() else (file_digest(init) if init.is_file() else None),
+            "feats": marker_digest(ft.feats) if ft.feats else None,
+            "train_data": datadir_digest(ft.train_data) if ft.train_data else None,
+            "labels": file_digest(ft.labels) if ft.labels and Path(ft.labels).is_file() else None,
+            "teacher_logits": (file_digest(ft.kd.teacher_logits)
+                               if ft.kd.teacher_logits and Path(ft.kd.teacher_logits).is_file() else None)}
 
 
 def _run(cfg: PruneConfig, init: Path, start_path: Path, exp: Path, env: DistEnv, digest: str) -> Path:
@@ -143,7 +165,8 @@ def _run(cfg: PruneConfig, init: Path, start_path: Path, exp: Path, env: DistEnv
     records = [_read_marker(step_dir(exp, k).root, STEP_DONE) for k in range(n_steps + 1)]
     write_json(exp / "summary.json", {"config_hash": digest, "init": str(init), "one_shot": cfg.one_shot,
                                       "steps": records})
-    mark_done(exp, RUN_DONE, {"config_hash": digest, "steps": n_steps, "final": str(step_dir(exp, n_steps).model)})
+    mark_done(exp, RUN_DONE, {"config_hash": digest, "steps": n_steps, "final": str(step_dir(exp, n_steps).model),
+                              "inputs": prune_inputs(cfg, init)})
     log.info("finished: %s", step_dir(exp, n_steps).model)
     return step_dir(exp, n_steps).model
 

@@ -39,7 +39,8 @@ from asc.data.dataset import FeatureDataset, split_by_recording
 from asc.data.feature_store import FeatureStore
 from asc.errors import ConfigError, InputError
 from asc.expdir import TRAIN, ExpDir
-from asc.fingerprint import file_digest
+from asc.finite import NonFiniteError, count_nonfinite
+from asc.fingerprint import changed_inputs, datadir_digest, file_digest, marker_digest
 from asc.metrics import Scores, compute_scores
 from asc.models import build_model
 from asc.models.checkpoint_file import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
@@ -65,6 +66,7 @@ class TrainData:
     labels: list[str]
     feats_hash: str
     dir_gains: torch.Tensor | None = None
+    inputs: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -91,7 +93,29 @@ def finished(exp: str | os.PathLike, cfg: TrainConfig) -> bool:
         raise InputError(paths.done, f"this experiment was distilled from other teacher logits than those "
                                      f"in {cfg.kd.teacher_logits} now (digest {recorded}, now {now}): the "
                                      f"teachers were trained again; remove the directory to distil from them")
+    if "inputs" in info:
+        _check_inputs(info["inputs"], train_inputs(cfg), paths.done, "this experiment finished", paths.root)
     return True
+
+
+def train_inputs(cfg: TrainConfig) -> dict:
+    """Digests of what a run reads beyond its config: the feature store (its done marker, new at every
+    rebuild), the data directory, the label list and the teacher logits. The config names these
+    files; only their digests tell that their content changed."""
+    return {"feats": marker_digest(cfg.feats), "train_data": datadir_digest(cfg.train_data),
+            "labels": file_digest(cfg.labels) if Path(cfg.labels).is_file() else None,
+            "teacher_logits": teacher_logits_digest(cfg)}
+
+
+def _check_inputs(recorded: dict, now: dict, where: Path, what: str, exp: Path) -> None:
+    """InputError naming the inputs that changed since `what`. Training is not started again by itself:
+    a teacher takes hours on a GPU, and a silent restart after an edit elsewhere would surprise."""
+    changed = changed_inputs(recorded, now)
+    if changed:
+        raise InputError(where, f"{what} on other inputs than now: {', '.join(changed)} changed since "
+                                f"(feats: the feature store was rebuilt; train_data: the data directory; "
+                                f"labels: the label list; teacher_logits: the teachers' logits); remove "
+                                f"{exp} to train again on the new inputs")
 
 
 def teacher_logits_digest(cfg: TrainConfig) -> str | None:
@@ -129,7 +153,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     progress = Progress()
     if paths.last.is_file():
-        progress = _resume(paths.last, cfg, digest, model, optimizer, scheduler, scaler)
+        progress = _resume(paths.last, cfg, digest, model, optimizer, scheduler, scaler, data.inputs)
     augmenter = Augmenter(cfg.augment, dir_gains=data.dir_gains)
     if env.is_main:
         if cfg.epochs > given.epochs:
@@ -146,6 +170,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
         record = {"epoch": epoch + 1}
         record.update(_train_epoch(ddp_model, loader, data, augmenter, optimizer, scheduler, scaler,
                                    generator, cfg, env, epoch, use_amp))
+        _check_not_diverged(model, paths, record)
         if env.is_main:
             if data.val is not None:
                 record.update(validate(model, data.val, env.device, cfg, use_amp))
@@ -154,7 +179,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
         progress.next_epoch = epoch + 1
 
     if env.is_main:
-        _finish(paths, digest, progress, teacher_logits_digest(cfg))
+        _finish(paths, digest, progress, teacher_logits_digest(cfg), data.inputs)
     barrier(env)
     return progress.history[-1] if progress.history else {}
 
@@ -179,7 +204,7 @@ def load_data(cfg: TrainConfig) -> TrainData:
             raise ConfigError("augment.device_ir is enabled but augment.device_ir.folder is not set "
                               "(give --dir-folder, or disable it with augment.device_ir.enabled=false)")
         gains = _dir_gains(cfg.augment.device_ir.folder, store)
-    return TrainData(train, val, labels, store.config_hash, gains)
+    return TrainData(train, val, labels, store.config_hash, gains, train_inputs(cfg))
 
 
 def _dir_gains(folder: str, store: FeatureStore) -> torch.Tensor:
@@ -254,6 +279,17 @@ def generator_for_workers(generator: torch.Generator) -> torch.Generator:
     augmentation stream."""
     seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
     return torch.Generator().manual_seed(seed)
+
+
+def _check_not_diverged(model: nn.Module, paths: ExpDir, record: dict) -> None:
+    """NonFiniteError naming the experiment if the weights went NaN or infinite in this epoch: saving
+    them would make last.pt (the resume point) and best.pt useless and the run would end 'done'.
+    Every rank checks (DDP keeps the weights equal), so all stop together."""
+    bad = sum(count_nonfinite(p.detach()) for p in model.parameters())
+    if bad:
+        raise NonFiniteError(f"{paths.root}: training diverged in epoch {record['epoch']}: {bad} weights are NaN "
+                             f"or infinite (train loss {record.get('train_loss')}); nothing of this epoch was "
+                             f"saved - lower lr or set grad_clip, then remove the folder or resume from last.pt")
 
 
 def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmenter: Augmenter,
@@ -351,21 +387,24 @@ def _end_epoch(paths: ExpDir, cfg: TrainConfig, digest: str, data: TrainData, mo
     if improved:
         progress.best_epoch, progress.best_acc = record["epoch"], (acc if acc is not None else -math.inf)
         save_checkpoint(paths.best, model, cfg.model, model_options(cfg, data.labels), epoch=record["epoch"],
-                        metrics=record, config_hash=digest, feats_hash=data.feats_hash, labels=data.labels)
+                        metrics=record, config_hash=digest, feats_hash=data.feats_hash, labels=data.labels, inputs=data.inputs)
     save_checkpoint(paths.last, model, cfg.model, model_options(cfg, data.labels), epoch=record["epoch"],
                     optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
                     scaler=scaler.state_dict(), rng=rng_state(), sampler={"seed": cfg.seed,
                                                                           "epoch": record["epoch"]},
                     history=progress.history, best_epoch=progress.best_epoch, best_acc=progress.best_acc,
-                    config_hash=digest, feats_hash=data.feats_hash, labels=data.labels)
+                    config_hash=digest, feats_hash=data.feats_hash, labels=data.labels, inputs=data.inputs)
     write_metrics(paths.metrics, progress.history)
     log.info("epoch %d/%d: %s%s", record["epoch"], cfg.epochs, _summary(record), " (best)" if improved else "")
 
 
 def _resume(path: Path, cfg: TrainConfig, digest: str, model: nn.Module, optimizer, scheduler,
-            scaler) -> Progress:
-    """Load the training state of last.pt into the fresh objects; returns where to continue."""
+            scaler, inputs: dict) -> Progress:
+    """Load the training state of last.pt into the fresh objects; returns where to continue. A
+    checkpoint trained on other inputs (a rebuilt feature store, ...) is refused, naming them."""
     ckpt = load_checkpoint(path, cfg.model, digest)
+    if "inputs" in ckpt:
+        _check_inputs(ckpt["inputs"], inputs, path, "this checkpoint was trained", path.parent.parent)
     model.load_state_dict(ckpt["state_dict"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -376,12 +415,12 @@ def _resume(path: Path, cfg: TrainConfig, digest: str, model: nn.Module, optimiz
                     best_epoch=ckpt["best_epoch"], best_acc=float(ckpt["best_acc"]))
 
 
-def _finish(paths: ExpDir, digest: str, progress: Progress, logits_digest: str | None) -> None:
+def _finish(paths: ExpDir, digest: str, progress: Progress, logits_digest: str | None, inputs: dict) -> None:
     write_metrics(paths.metrics, progress.history)
     final = progress.history[-1]
     best_acc = progress.best_acc if math.isfinite(progress.best_acc) else None
     info = {"config_hash": digest, "epochs": final["epoch"], "best_epoch": progress.best_epoch,
-            "best_val_acc": best_acc, "final": final}
+            "best_val_acc": best_acc, "final": final, "inputs": inputs}
     if logits_digest is not None:
         info["teacher_logits_digest"] = logits_digest
     mark_done(paths.root, TRAIN, info)

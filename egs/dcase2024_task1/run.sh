@@ -37,6 +37,9 @@ Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning
 
 . ./db.sh
 . ./path.sh
+# One run per recipe folder: a second ./run.sh here stops naming the first; a dead one's lock is taken over.
+python -m asc.lock acquire . --pid $$ --what "$0 $*" || exit 1
+trap 'python -m asc.lock release . --pid $$' EXIT
 . utils/parse_options.sh
 . ./cmd.sh
 . utils/job_pool.sh

@@ -296,3 +296,46 @@ def test_merge_without_options_does_not_drop_a_newer_extraction(corpus, tmp_path
     extract_shards(changed, corpus, out, 2)
     assert merge_features.main(["--out", str(out), "--num-shards", "2"]) == 0
     assert FeatureStore(out / "feats.h5", config=load_feature_config(changed))
+
+
+def test_a_wav_rewritten_under_its_name_or_another_librosa_makes_the_store_stale(tmp_path, capsys, monkeypatch):
+    data = make_datadir(tmp_path, n=4)
+    out = tmp_path / "dump"
+    run_stage(TEACHER, data, out, 2)
+    assert status(TEACHER, data, out) == 0
+    wav = Path(load_datadir(data).wav[load_datadir(data).utts[2]])
+    before = read_all(out)[1][2]
+    sf.write(wav, (0.2 * np.random.default_rng(9).standard_normal(44100)).astype(np.float32), 44100,
+             subtype="PCM_16")                               # same name, same size, other audio
+    capsys.readouterr()
+    assert status(TEACHER, data, out) == 2
+    assert "sources.audio" in capsys.readouterr().out
+    run_stage(TEACHER, data, out, 2)
+    assert status(TEACHER, data, out) == 0 and not np.array_equal(read_all(out)[1][2], before)
+    versions = extract.library_versions()
+    monkeypatch.setattr(extract, "library_versions", lambda: {**versions, "librosa": "1.0.0"})
+    assert status(TEACHER, data, out) == 2
+    assert "sources.libraries" in capsys.readouterr().out
+
+
+def test_non_finite_features_stop_the_job_naming_the_clip(tmp_path, capsys):
+    data = make_datadir(tmp_path, n=3)
+    huge = Path(load_datadir(data).wav["bus-lyon-0-1-0-a"])
+    sf.write(huge, np.full(44100, 3e38, np.float32), 44100, subtype="FLOAT")
+    out = tmp_path / "dump"
+    assert extract_features.main(["--config", str(TEACHER), "--data", str(data), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert str(huge) in err and ("NaN or infinite" in err or "overflow" in err)
+    assert not (out / "shards" / "feats.1.done").exists()
+
+
+def test_only_a_clips_worth_of_a_long_file_is_read(tmp_path, monkeypatch):
+    long = tmp_path / "long.wav"
+    sf.write(long, np.zeros((44100 * 120, 2), np.float32), 44100)     # 2 minutes, stereo
+    frames = []
+    real_read = sf.read
+    monkeypatch.setattr(sf, "read", lambda *a, **kw: frames.append(kw.get("frames")) or real_read(*a, **kw))
+    cfg = load_feature_config(STUDENT)
+    with pytest.warns(AudioWarning, match="120.000 s long, cut to 1 s"):
+        wave = extract.read_clip(str(long), cfg)
+    assert len(wave) == cfg.clip_samples and 0 < frames[0] <= 2 * 44100

@@ -187,6 +187,62 @@ def test_the_deployable_file_gives_the_model_its_front_end_labels_and_precision(
         load_deployable(save_experiment(model_file.parent / "exp", tiny_model(), None) / "checkpoints" / "best.pt")
 
 
+def test_non_finite_results_are_a_named_error_per_file_and_the_others_still_classified(model_file, tmp_path, capsys):
+    good, huge = tmp_path / "good.wav", tmp_path / "huge.wav"
+    sf.write(good, scene(1.5), 44100)
+    sf.write(huge, np.full(44100, 3e38, np.float32), 44100, subtype="FLOAT")   # finite samples, inf power
+    assert infer.main(["--model", str(model_file), str(huge), str(good)]) == 1
+    captured = capsys.readouterr()
+    rows = captured.out.strip().splitlines()
+    assert len(rows) == 2 and rows[1].startswith(str(good)) and "nan" not in captured.out
+    assert f"infer: error: {huge}: the model's class probabilities for this file hold" in captured.err
+    assert "samples far outside [-1, 1]" in captured.err
+
+
+def test_a_model_with_nan_weights_is_refused_naming_it(tmp_path, capsys):
+    broken = tiny_model()
+    with torch.no_grad():
+        next(broken.parameters()).fill_(float("nan"))
+    path = save_deployed(tmp_path / "nan" / "model.pt", broken)
+    wav = tmp_path / "a.wav"
+    sf.write(wav, scene(1.0), 44100)
+    assert infer.main(["--model", str(path), str(wav)]) == 1
+    err = capsys.readouterr().err
+    assert f"infer: {path}: the model's weights hold NaN or infinite values" in err
+
+
+def test_a_model_of_an_unfinished_deploy_is_refused(model_file, tmp_path, capsys):
+    folder = tmp_path / "deploy" / "split5"
+    folder.mkdir(parents=True)
+    (folder / "model.pt").write_bytes(model_file.read_bytes())
+    (folder / "complexity.json").write_text("{}")           # the deploy stage stopped before deploy.done
+    wav = tmp_path / "a.wav"
+    sf.write(wav, scene(1.0), 44100)
+    assert infer.main(["--model", str(folder / "model.pt"), str(wav)]) == 1
+    assert "the deploy stage did not finish" in capsys.readouterr().err
+    (folder / "deploy.done").write_text("{}")
+    assert infer.main(["--model", str(folder / "model.pt"), str(wav)]) == 0
+
+
+def test_long_files_are_streamed_in_blocks_with_the_same_results(model_file, tmp_path, monkeypatch):
+    from asc.data import audio
+    from asc.eval.audio_inference import AudioClassifier
+
+    wav = tmp_path / "long.wav"
+    sf.write(wav, scene(7.3, channels=3), 44100)
+    classifier = AudioClassifier.from_file(model_file, batch_size=4)
+    whole = next(classifier.classify([wav])).probs
+    monkeypatch.setattr(audio, "STREAM_BLOCK_SECONDS", 1.7)            # 5 blocks through the stream resampler
+    read = []
+    real_read = sf.SoundFile.read
+    monkeypatch.setattr(sf.SoundFile, "read", lambda self, frames=-1, *args, **kw: read.append(frames) or
+                        real_read(self, frames, *args, **kw))
+    streamed = next(classifier.classify([wav])).probs
+    assert read and max(read) == int(1.7 * 44100)                      # never the whole file at once
+    assert streamed.shape == whole.shape == (7, len(LABELS))
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
 def test_float16_compute_is_only_used_when_asked(model_file, tmp_path, capsys):
     """Default: the float16-stored weights compute in float32 (full CPU speed); --compute-dtype float16
     runs the same model in float16, with nearly the same probabilities."""

@@ -24,6 +24,7 @@ def write_scores(path, system, split, accuracy, params=50_000, macs=20_000_000, 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"system": system, "split": split, "macro_accuracy": accuracy, "params": params,
                                 "macs": macs, "data": "data/test", "n_clips": 2970, **extra}))
+    (path.parent / "score.done").write_text("{}")         # a finished scoring, as asc.eval.scoring leaves it
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -96,6 +97,8 @@ def test_nothing_to_tabulate_or_a_bad_file_is_one_clear_line(tmp_path, capsys, c
         (exp / "scores.json").write_text("{not json")
     elif case == "foreign":
         (exp / "scores.json").write_text('{"accuracy": 1}')
+    if case in ("broken", "foreign"):
+        (exp / "score.done").write_text("{}")
     assert results.main(["--exp", str(exp), "--out", str(tmp_path / "R.md")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("results: ") and message in err and err.count("\n") == 1
@@ -169,3 +172,17 @@ def test_a_cell_with_fewer_runs_than_the_others_says_how_many(tmp_path):
     text = out.read_text()
     assert table_rows(text)["rep_mobile"][5:7] == ["30.00 (n=1)", "45.00 ± 7.07"]
     assert "(n=k): k runs only, where other cells have 2." in text
+
+
+def test_scores_without_their_done_marker_are_left_out_and_named(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    for split in SPLITS:
+        write_scores(exp / "kd" / f"split{split}" / "baseline" / "score_test" / "scores.json", "baseline", split, 0.4)
+    interrupted = exp / "kd" / "split5" / "rep_mobile" / "score_test"
+    write_scores(interrupted / "scores.json", "rep_mobile", 5, 0.9)
+    (interrupted / "score.done").unlink()                  # scoring killed while rewriting its outputs
+    out = exp / "RESULTS.md"
+    assert results.main(["--exp", str(exp), "--out", str(out)]) == 0
+    assert list(table_rows(out.read_text())) == ["baseline"]
+    err = capsys.readouterr().err
+    assert f"skipped {interrupted / 'scores.json'}: no score.done" in err

@@ -189,6 +189,35 @@ def test_a_model_without_feats_is_refused_in_one_line(setup, capsys):
     assert "needs --feats" in capsys.readouterr().err
 
 
+def test_a_model_with_nan_weights_or_outputs_fails_naming_it_and_marks_nothing_done(setup, capsys):
+    root, sets = setup
+    model = tiny_model()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    path = save_deployed(root / "deploy" / "model.pt", model)
+    out = root / "score_nan"
+    assert run(path, sets, out) == 1
+    err = capsys.readouterr().err
+    assert f"{path}" in err and "NaN or infinite" in err and "Traceback" not in err
+    assert not (out / "score.done").exists() and not (out / "scores.json").exists()
+
+
+def test_stored_logits_that_are_not_finite_fail_naming_the_file(setup, capsys):
+    from asc.data.logit_store import write_logit_store
+
+    root, sets = setup
+    utts = load_datadir(sets["data"]).utts
+    members = np.zeros((1, len(utts), len(LABELS)))
+    members[0, 0, 0] = np.nan
+    logits = root / "logits.h5"
+    write_logit_store(logits, utts, members, ["t"], LABELS)
+    out = root / "score_logits"
+    assert score.main(["--checkpoint", str(logits), "--data", str(sets["data"]), "--labels", str(sets["labels"]),
+                       "--out", str(out)]) == 1
+    assert f"{logits}: the model's stored logits hold" in capsys.readouterr().err
+    assert not (out / "score.done").exists()
+
+
 def test_a_float16_stored_model_is_scored_in_float32_unless_asked(setup):
     root, sets = setup
     model_file = save_deployed(root / "exp" / "deploy" / "split10" / "model.pt", tiny_model())

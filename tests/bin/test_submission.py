@@ -105,3 +105,18 @@ def test_a_model_of_other_classes_cannot_make_a_submission(tmp_path, capsys):
     labels = LABELS[:9] + ["beach"]
     assert run(save_deployed(tmp_path / "model.pt", tiny_model(), labels=labels), folder, tmp_path / "sub") == 1
     assert "are not the DCASE2024 Task 1 classes" in capsys.readouterr().err
+
+
+def test_a_failed_run_leaves_neither_the_old_output_nor_a_nan_one(tmp_path, capsys):
+    folder = eval_set(tmp_path / "eval", n=3)
+    out = tmp_path / "sub"
+    assert run(save_deployed(tmp_path / "a" / "model.pt", tiny_model()), folder, out) == 0
+    assert (out / "output.csv").exists()
+    broken = tiny_model(seed=1)
+    with torch.no_grad():
+        next(broken.parameters()).fill_(float("nan"))
+    assert run(save_deployed(tmp_path / "b" / "model.pt", broken), folder, out) == 1
+    assert "the model's weights hold NaN or infinite values" in capsys.readouterr().err
+    (folder / "audio" / "1.wav").write_bytes(b"")            # another model, one bad file: partial
+    assert run(save_deployed(tmp_path / "c" / "model.pt", tiny_model(seed=2)), folder, out) == 1
+    assert not (out / "output.csv").exists() and not (out / "submission.done").exists()

@@ -96,3 +96,22 @@ def test_unfinished_teacher_and_wrong_labels_refused(teachers, tmp_path, capsys)
     assert teacher_logits.main(["--data", str(tiny.data), "--out", str(out), "--labels", str(labels),
                                 str(exps[0])]) == 1
     assert "class order" in capsys.readouterr().err and not out.exists()
+
+
+def test_logits_are_computed_again_when_a_teacher_was_retrained(teachers, tmp_path, capsys):
+    tiny, exps, _ = teachers
+    out = tmp_path / "logits.h5"
+    argv = ["--data", str(tiny.data), "--labels", str(tiny.labels), "--out", str(out), *map(str, exps)]
+    assert teacher_logits.main(argv) == 0
+    stamp = out.stat().st_mtime_ns
+    done = exps[0] / "train.done"
+    original = done.read_text()
+    try:
+        info = json.loads(original)
+        info["best_epoch"] = 99                         # what a retraining rewrites: a new train.done
+        done.write_text(json.dumps(info))
+        capsys.readouterr()
+        assert teacher_logits.main(argv) == 0
+        assert out.stat().st_mtime_ns != stamp and "nothing to do" not in capsys.readouterr().err
+    finally:
+        done.write_text(original)

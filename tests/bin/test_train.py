@@ -108,3 +108,54 @@ def test_finished_kd_run_refused_when_the_teacher_logits_changed(tiny, capsys):
     assert main(tiny.argv(exp, "epochs=1")) == 1
     err = capsys.readouterr().err.strip()
     assert "train.done" in err and "other teacher logits" in err and str(tiny.logits) in err
+
+
+def rebuild_features(tiny, seed: int = 1) -> None:
+    """The feature stage run again (other audio under the same names): a new store, same clips."""
+    import numpy as np
+
+    from asc.data.datadir import load_datadir
+    from tiny_run import N_FRAMES, N_MELS, write_features
+
+    write_features(tiny.feats, load_datadir(tiny.data), N_MELS, N_FRAMES, np.random.default_rng(seed))
+
+
+def test_finished_run_refused_naming_the_rebuilt_feature_store(tiny, capsys):
+    exp = tiny.root / "ce"
+    assert main(tiny.argv(exp, "epochs=1")) == 0
+    rebuild_features(tiny)
+    capsys.readouterr()
+    assert main(tiny.argv(exp, "epochs=1")) == 1
+    err = capsys.readouterr().err.strip()
+    assert "train.done" in err and "feats changed" in err and f"remove {exp}" in err
+
+
+def test_resume_refused_when_last_pt_was_trained_on_another_feature_store(tiny, capsys):
+    exp = tiny.root / "ce"
+    assert main(tiny.argv(exp, "epochs=1")) == 0
+    (exp / "train.done").unlink()                          # as if killed after the epoch's checkpoint
+    rebuild_features(tiny)
+    capsys.readouterr()
+    assert main(tiny.argv(exp, "epochs=1")) == 1
+    err = capsys.readouterr().err.strip()
+    assert "last.pt" in err and "feats changed" in err
+
+
+def test_second_training_of_one_experiment_folder_is_refused_naming_the_first(tiny, capsys):
+    import os
+
+    from asc.lock import acquire
+
+    exp = tiny.root / "ce"
+    acquire(exp, os.getppid(), "asc.bin.train (the first one)")      # a live process holds the folder
+    assert main(tiny.argv(exp, "epochs=1")) == 1
+    err = capsys.readouterr().err
+    assert f"pid {os.getppid()}" in err and "the first one" in err and not (exp / "train.done").exists()
+
+
+def test_a_diverged_run_stops_naming_the_experiment_and_is_not_marked_done(tiny, capsys):
+    exp = tiny.root / "diverged"
+    assert main(tiny.argv(exp, "epochs=1", "lr=1000000000000000000000000000000.0", "grad_clip=0")) == 1
+    err = capsys.readouterr().err
+    assert f"{exp}: training diverged in epoch 1" in err and not (exp / "train.done").exists()
+    assert not (exp / "checkpoints" / "last.pt").exists()

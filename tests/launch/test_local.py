@@ -170,3 +170,13 @@ def test_sigterm_stops_running_jobs_and_starts_no_more(tmp_path):
         footer = job_log(tmp_path / f"log/s.{index}.log")[2]
         assert "(code 143, killed by SIGTERM)" in footer
     assert not (tmp_path / "log/s.3.log").exists()
+
+
+def test_a_path_with_shell_characters_is_passed_as_a_path(tmp_path):
+    for odd in (tmp_path / "a;touch pwned;b $HOME", tmp_path / "c;mkdir${IFS}pwned;d"):   # with and without a space
+        odd.mkdir()
+        done = run_launch(["log/ls.log", "ls", "-d", str(odd)], tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert not (tmp_path / "pwned").exists()
+        _, output, _ = job_log(tmp_path / "log/ls.log")
+        assert str(odd) in output

@@ -56,4 +56,6 @@ def test_job_names_queue_folder_and_ranges():
     assert index_ranges([5, 1, 2, 3, 7, 8]) == [(1, 3), (5, 5), (7, 8)]
     assert array_spec([1, 2, 4], 3) == "1-2,4%3"
     assert shell_command(["echo", "a b", 'say "hi"', "it's", "", "|", "wc"]) == \
-        """echo "a b" 'say "hi"' it's "" | wc"""
+        """echo 'a b' 'say "hi"' 'it'"'"'s' '' | wc"""
+    assert shell_command(["echo", "$SGE_TASK_ID", "${X}", "/data/$HOME;x", "2>&1", ">", "a.log"]) == \
+        "echo $SGE_TASK_ID ${X} '/data/$HOME;x' 2>&1 > a.log"

@@ -69,3 +69,22 @@ def test_random_states_survive_weights_only_loading(tmp_path):
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1])
     assert [random.random() for _ in range(3)] == expected[2]
+
+
+def test_huge_model_options_in_a_file_are_refused_before_anything_is_built(tmp_path):
+    import time
+
+    import pytest
+    import torch
+
+    from asc.errors import InputError
+    from asc.models.checkpoint_file import load_model
+
+    path = tmp_path / "damaged.pt"
+    torch.save({"model_name": "rep_mobile", "deployed": False, "state_dict": {"w": torch.zeros(3)},
+                "model_options": {"stem_channels": [100_000, 100_000], "stage_channels": [100_000, 100_000],
+                                  "n_blocks": [1, 1], "strides": [[1, 1], [2, 2]]}}, path)
+    began = time.time()
+    with pytest.raises(InputError, match="the options are damaged"):
+        load_model(path)
+    assert time.time() - began < 20

@@ -106,6 +106,45 @@ def test_stage_writes_the_float16_check(tmp_path):
     assert labels == LABELS and features["n_mels"] == 32
 
 
+def rewrite_store(path):
+    """The feature stage run again on the same clips: same features, a new store (new done marker)."""
+    import h5py
+
+    from asc.data.feature_store import write_store
+
+    with h5py.File(path, "r") as f:
+        utts, feats = list(f["utts"].asstr()[:]), f["feats"][()]
+        config_yaml, config_hash, data_dir = (str(f.attrs[k]) for k in ("config_yaml", "config_hash", "data_dir"))
+    write_store(path, utts, feats.astype("float32"), config_yaml, config_hash, data_dir)
+
+
+def test_a_rebuilt_test_store_redoes_the_deploy_and_a_rebuilt_training_store_stops_pruning(tmp_path, capsys):
+    import shutil
+
+    tiny = make_tiny_prune(tmp_path)
+    test_feats = tmp_path / "dump" / "test" / "feats.h5"
+    test_feats.parent.mkdir(parents=True)
+    rewrite_store(tiny.feats)
+    shutil.copy(tiny.feats, test_feats)
+    shutil.copy(tiny.feats.with_suffix(".done"), test_feats.with_suffix(".done"))
+    deploy, exp = tmp_path / "deploy", tmp_path / "prune"
+    argv = tiny.argv(exp, "steps=1", "target.param_bytes=6000", "target.macs=80000", deploy=deploy)
+    argv[argv.index("--test-feats") + 1] = str(test_feats)
+    assert main(argv) == 0
+    pruned, deployed = (exp / "prune.done").stat().st_mtime_ns, (deploy / "deploy.done").stat().st_mtime_ns
+    assert main(argv) == 0                                       # nothing changed: nothing redone
+    assert (deploy / "deploy.done").stat().st_mtime_ns == deployed
+    rewrite_store(test_feats)
+    assert main(argv) == 0
+    assert (deploy / "deploy.done").stat().st_mtime_ns != deployed       # the float16 check again
+    assert (exp / "prune.done").stat().st_mtime_ns == pruned             # the pruning not
+    rewrite_store(tiny.feats)
+    capsys.readouterr()
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "prune.done" in err and "feats changed" in err and f"remove {exp}" in err
+
+
 def test_stage_5_at_int8_fine_tunes_with_fake_quantisation_and_stores_int8_weights(tmp_path):
     """precision int8: pruning counted at 1 byte per parameter, quantisation-aware fine-tuning, a
     deployable file whose weights are int8, loadable as the int8 network and checked on the test set."""

@@ -51,6 +51,7 @@ def _results_of_split_100(recipe: Path, where: Path) -> str:
             target = where / scores.relative_to(recipe)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(scores, target)
+            shutil.copy(scores.parent / "score.done", target.parent)     # RESULTS.md takes finished scores only
     done = subprocess.run([str(ROOT / "tools/venv/bin/python"), "-m", "asc.bin.results", "--exp", "exp/kd",
                            "exp/deploy", "--out", "exp/RESULTS.md"], cwd=where, env=_env(), capture_output=True,
                           text=True, timeout=120)

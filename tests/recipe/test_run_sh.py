@@ -169,3 +169,29 @@ def test_calibration_judges_the_baseline_over_seeds(finished_recipe, tmp_path):
     result = run_local_script(r, "calibration.sh", *args, "--strict", "false")
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "| 100 % | 2 |" in readme.read_text() and "| 5 % | 2 |" in readme.read_text()
+
+
+def test_a_wav_changed_under_its_name_redoes_only_the_stages_that_read_it(finished_recipe):
+    """Stages are chained by content: one test wav rewritten under the same name rebuilds the test
+    features, re-runs what read them (the deploy's float16 check, the scoring, the table) and nothing
+    else (corpus, data dirs, training features, teachers, students, pruning). For split 100 alone (the
+    same stages, half the time); last in this file, as it changes the finished recipe."""
+    import numpy as np
+    import soundfile as sf
+
+    r = finished_recipe
+    wav = Path(Path(r / "data/test/wav.scp").read_text().split("\n")[0].split(maxsplit=1)[1])
+    wav = wav if wav.is_absolute() else r / wav
+    audio, rate = sf.read(wav, dtype="float32")
+    before = output_mtimes(r)
+    sf.write(wav, np.roll(audio, len(audio) // 3, axis=0) * 0.5, rate)     # other audio, same name
+    result = run_recipe(r, "--stage", "1", "--splits", "100")
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    after = output_mtimes(r)
+    redone = sorted(k for k in before if after.get(k) != before[k] and not k.startswith("corpus/"))
+    expected = ("dump/student/test/", "dump/teacher/test/", "/score_test/", "exp/deploy/split100/", "exp/RESULTS.md")
+    assert "dump/student/test/feats.h5" in redone and "exp/kd/split100/baseline/score_test/scores.json" in redone
+    assert "exp/deploy/split100/deploy.done" in redone
+    assert all(any(part in k for part in expected) for k in redone), redone
+    assert not any(k.startswith(("data/", "dump/student/train", "dump/teacher/train", "exp/teach/", "exp/prune/"))
+                   or "/checkpoints/" in k or "split5" in k for k in redone), redone

@@ -13,7 +13,7 @@ RECIPE = ROOT / "egs" / "dcase2024_task1"
 
 def layout(expression: str) -> str:
     run = subprocess.run(["bash", "-c", f". steps/layout.sh && {expression}"], cwd=RECIPE, capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, timeout=60)
     return run.stdout.strip()
 
 
@@ -34,7 +34,9 @@ def test_a_study_uses_the_recipe_run_for_the_recipe_seed_only():
 
 @pytest.mark.parametrize("step", ["train", "teacher_logits", "prune", "score"])
 def test_a_step_without_its_arguments_prints_its_usage_and_fails(step):
-    run = subprocess.run([f"steps/{step}.sh", "only-one-argument"], cwd=RECIPE, capture_output=True, text=True)
+    run = subprocess.run([f"steps/{step}.sh", "only-one-argument"], cwd=RECIPE, capture_output=True, text=True,
+                         timeout=60)
     assert run.returncode == 1 and f"Usage: steps/{step}.sh" in run.stderr
-    run = subprocess.run([f"steps/{step}.sh", "--no-such-option", "1"], cwd=RECIPE, capture_output=True, text=True)
+    run = subprocess.run([f"steps/{step}.sh", "--no-such-option", "1"], cwd=RECIPE, capture_output=True, text=True,
+                         timeout=60)
     assert run.returncode == 1 and "unknown option --no-such-option" in run.stderr
