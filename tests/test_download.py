@@ -150,3 +150,28 @@ def test_cli_copies_from_a_local_folder_and_names_failures(checkpoint, tmp_path,
     assert _left_in(tmp_path / "out2") == []
     assert download_cli.main(["--out", str(tmp_path / "out3"), "nonesuch"]) == 1
     assert "not an official pretrained file" in capsys.readouterr().err
+
+
+def test_cli_fetches_what_training_configs_name(checkpoint, tmp_path, capsys, monkeypatch):
+    """A recipe fetches its teachers' files from their configs; a config without `pretrained:` adds
+    nothing, and an unknown file named by a config is refused naming it."""
+    from asc.models import pretrained_files
+
+    data, entry = checkpoint
+    monkeypatch.setitem(pretrained_files.OFFICIAL, entry.name, entry)
+    source = tmp_path / "offline"
+    source.mkdir()
+    (source / entry.name).write_bytes(data)
+    teacher = tmp_path / "train_teacher.yaml"
+    teacher.write_text(f"model_config: model.yaml\npretrained: {entry.name}\n")
+    scratch = tmp_path / "train_scratch.yaml"
+    scratch.write_text("model_config: model.yaml\n")
+    out = tmp_path / "out"
+    argv = ["--out", str(out), "--from", str(source), "--for-config", str(teacher), "--for-config", str(scratch)]
+    assert download_cli.main(argv) == 0
+    assert _left_in(out) == [entry.name]
+    assert download_cli.main(["--out", str(tmp_path / "none"), "--for-config", str(scratch)]) == 0
+    assert _left_in(tmp_path / "none") == []
+    teacher.write_text("model_config: model.yaml\npretrained: nonesuch.pt\n")
+    assert download_cli.main(["--out", str(out), "--for-config", str(teacher)]) == 1
+    assert "not an official pretrained file" in capsys.readouterr().err

@@ -18,7 +18,8 @@ nj=4                  # parallel jobs for feature extraction
 jobs=1                # splits trained at once in stages 3-5 (on a cluster: up to the number of splits)
 cmd_backend=           # local, slurm or sge; empty: the default of cmd.sh (local)
 seed=0
-teachers="mn04:teacher cp_resnet:student"     # stage 3: conf/<profile>/train_<name>.yaml : features it reads
+teachers=             # stage 3: "<name>:<features> ..." (conf/<profile>/train_<name>.yaml, dump/<features>);
+                      # empty: conf/<profile>/teachers
 students="baseline rep_mobile rep_mobile_kd"   # stage 4: conf/<profile>/train_<name>.yaml (*_kd: distilled)
 ngpu=0                # GPUs per training job: 0 CPU, 1 one GPU, N > 1 torchrun (DDP) on N GPUs
 train_opts=           # key=value overrides for every training run (stages 3-5), e.g. "epochs=1 batch_size=16"
@@ -51,6 +52,7 @@ trap 'python -m asc.lock release . --pid $$' EXIT
 eval_set=${eval_set:-${corpus%/}_eval}
 conf=conf/$profile
 [ -d "$conf" ] || { echo "$0: no config folder $conf for --profile $profile" >&2; exit 1; }
+[ -n "$teachers" ] || teachers=$(cat $conf/teachers)   # the profile's default teachers
 log() { echo "$(date '+%F %T') [run.sh stage $1] ${*:2}"; }
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
@@ -163,6 +165,17 @@ prune_split() {
 
 if run_stage 3; then
   [ -d "$DIRS_FOLDER" ] || log 3 "no impulse responses at $DIRS_FOLDER: device IR augmentation off"
+  # The official pretrained files the teachers' configs name, verified into db.sh's PRETRAINED_DIR
+  # (nothing is fetched when they are there already; PaSST with PASST_CHECKPOINT needs none).
+  teacher_confs=
+  for teacher in $teachers; do
+    [ "${teacher%%:*}" = passt ] && [ -n "$PASST_CHECKPOINT" ] && continue
+    teacher_confs="$teacher_confs --for-config $conf/train_${teacher%%:*}.yaml"
+  done
+  if [ -n "$teacher_confs" ]; then
+    log 3 "pretrained files of the teachers -> $PRETRAINED_DIR"
+    python -m asc.bin.download --out "$PRETRAINED_DIR" $teacher_confs
+  fi
   per_split 3 teachers_of_split
 fi
 

@@ -30,7 +30,7 @@ profile=embedded
 recipe_seed=0         # the seed of the recipe's run in --recipe-expdir; empty: never use it
 recipe_expdir=exp
 dumpdir=dump
-teachers="mn04:teacher cp_resnet:student"   # as ./run.sh --teachers (the recipe seed reuses its run)
+teachers=             # as ./run.sh --teachers (the recipe seed reuses its run); empty: conf/<profile>/teachers
 train_opts=           # key=value overrides for every training run (as ./run.sh --train-opts)
 readme=               # a Markdown file with <!-- kd_ablation:begin --> ... <!-- kd_ablation:end --> lines
 train=true            # false: no training or scoring, only the tables of the scores written so far
@@ -47,6 +47,7 @@ help_message="Usage: $0 [--splits \"5 10 25 50 100\"] [--seeds \"0 1 2\"] [--job
 . steps/layout.sh
 . local/tables.sh
 
+[ -n "$teachers" ] || teachers=$(cat conf/$profile/teachers)
 root=exp/ablation_kd
 threads=$(pool_threads $jobs)
 labels=data/labels.txt
