@@ -2,7 +2,7 @@
 default run under 15 minutes on 2 CPU cores).
 
 The recipe folder is copied to a temporary folder laid out like the repository (egs/dcase2024_task1/
-beside links to tools/ and utils/, so that path.sh finds the virtual environment and the recipe's
+beside links to tools/, utils/ and steps/, so that path.sh finds the virtual environment and the recipe's
 utils link resolves), without its outputs, so the run starts from nothing and the repository's own
 corpus/, data/, dump/ and exp/ are left alone. Memory is the peak of the sum over run.sh's whole
 process tree, sampled every 0.5 s (a spike shorter than that can be missed), and the largest single
@@ -41,9 +41,9 @@ STAGE_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \[run\.sh stage (\d+
 
 
 def recipe_copy(root: Path) -> Path:
-    """root/egs/<recipe>/ (a copy without outputs) beside links root/tools and root/utils."""
+    """root/egs/<recipe>/ (a copy without outputs) beside links root/tools, root/utils and root/steps."""
     (root / "egs").mkdir(parents=True)
-    for name in ("tools", "utils"):
+    for name in ("tools", "utils", "steps"):
         (root / name).symlink_to(REPO / name)
     target = root / "egs" / RECIPE.name
     shutil.copytree(RECIPE, target, symlinks=True, ignore=lambda d, names: OUTPUTS if Path(d) == RECIPE else ())

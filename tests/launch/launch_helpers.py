@@ -111,6 +111,7 @@ def recipe_copy(root: Path) -> Path:
     recipe.mkdir(parents=True)
     (root / "tools").symlink_to(ROOT / "tools")
     for entry in RECIPE.iterdir():
-        if entry.name in ("utils", "path.sh", "run.sh", "cmd.sh", "db.sh", "conf", "local"):
-            (recipe / entry.name).symlink_to(ROOT / "utils" if entry.name == "utils" else entry)
+        if entry.name in ("utils", "steps", "path.sh", "run.sh", "cmd.sh", "db.sh", "conf", "local"):
+            shared = entry.name in ("utils", "steps")          # the repository's shared shell layers
+            (recipe / entry.name).symlink_to(ROOT / entry.name if shared else entry)
     return recipe
