@@ -55,6 +55,8 @@ def test_run_sh_refuses_a_second_run_in_its_folder_and_takes_over_a_dead_ones_lo
     acquire(recipe, os.getppid(), "./run.sh (the first)")
     busy = run_sh(recipe)
     assert busy.returncode != 0 and f"pid {os.getppid()}" in busy.stderr and "the first" in busy.stderr
+    shown = subprocess.run(["./run.sh", "--help"], cwd=recipe, text=True, capture_output=True, timeout=120)
+    assert shown.returncode == 0 and "Usage:" in shown.stdout + shown.stderr     # --help needs no lock
     lock_path(recipe).unlink()
     acquire(recipe, dead_pid(), "./run.sh (killed)")
     free = run_sh(recipe)

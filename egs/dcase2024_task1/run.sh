@@ -38,10 +38,12 @@ Stages: 0 corpus, 1 data dirs, 2 features, 3 teachers, 4 distillation, 5 pruning
 
 . ./db.sh
 . ./path.sh
-# One run per recipe folder: a second ./run.sh here stops naming the first; a dead one's lock is taken over.
-python -m asc.lock acquire . --pid $$ --what "$0 $*" || exit 1
-trap 'python -m asc.lock release . --pid $$' EXIT
+_cmdline="$0 $*"
 . utils/parse_options.sh
+# One run per recipe folder: a second ./run.sh here stops naming the first; a dead one's lock is taken over.
+# (After the options, so that --help needs no lock.)
+python -m asc.lock acquire . --pid $$ --what "$_cmdline" || exit 1
+trap 'python -m asc.lock release . --pid $$' EXIT
 . ./cmd.sh
 . utils/job_pool.sh
 . steps/layout.sh       # where each stage's outputs go, from --expdir and --dumpdir
