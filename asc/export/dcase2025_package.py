@@ -48,11 +48,19 @@ def check_name(name: str) -> None:
 
 def export_package(general: str | os.PathLike, device_models: Mapping[str, str | os.PathLike], name: str,
                    out: str | os.PathLike, test_csv: str | os.PathLike | None = None) -> dict:
-    """Write the package folder `out` (replaced whole, built beside it first); returns models.json."""
+    """Write the package folder `out` (replaced whole, built beside it first); returns models.json.
+    A package exported from the same files (models, test split, template) is kept as it is."""
+    from asc.fingerprint import file_digest, files_digest
     from asc.models.model_file import load_deployable
 
     check_name(name)
     out = Path(out)
+    inputs = {"general": file_digest(general), "devices": {d: file_digest(p) for d, p in sorted(device_models.items())},
+              "test_csv": file_digest(test_csv) if test_csv is not None and Path(test_csv).is_file() else None,
+              "template": files_digest(sorted(TEMPLATE.iterdir())), "name": name}
+    existing = out / name / "ckpts" / "models.json"
+    if existing.is_file() and json.loads(existing.read_text()).get("inputs") == inputs:
+        return json.loads(existing.read_text())
     base = load_deployable(general)
     if base.features is None or base.features.front_end != "librosa":
         raise ExportError(f"{general}: the package's front end is the student's log-mel (front_end: librosa)")
@@ -78,7 +86,7 @@ def export_package(general: str | os.PathLike, device_models: Mapping[str, str |
         meta = {"labels": list(base.labels), "sample_rate": base.features.sample_rate,
                 "clip_samples": base.features.clip_samples, "n_mels": base.features.n_mels,
                 "front_end": FRONT_END_FILE, "general": GENERAL_FILE, "devices": files,
-                "complexity": complexity, "sources": {"general": str(general),
+                "complexity": complexity, "inputs": inputs, "sources": {"general": str(general),
                                                       **{d: str(p) for d, p in device_models.items()}}}
         write_json(pkg / "ckpts" / "models.json", meta)
         _write_dummy(pkg / "resources" / "dummy.wav")

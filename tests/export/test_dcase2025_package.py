@@ -151,3 +151,17 @@ def test_a_device_model_of_another_architecture_is_not_exported(tmp_path):
     with pytest.raises(AscError, match="other.pt"):
         export_package(general, {"b": other}, NAME, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_of_the_same_files_is_kept_and_another_replaces_it(tmp_path):
+    general = save_deployed(tmp_path / "g.pt", tiny_model(0))
+    device = save_deployed(tmp_path / "b.pt", tiny_model(1))
+    export_package(general, {"b": device}, NAME, tmp_path / "out")
+    models = tmp_path / "out" / NAME / "ckpts" / "models.json"
+    first = models.stat().st_mtime_ns
+    export_package(general, {"b": device}, NAME, tmp_path / "out")
+    assert models.stat().st_mtime_ns == first
+    export_package(general, {}, NAME, tmp_path / "out")
+    assert json.loads(models.read_text())["devices"] == {}
+    assert not (tmp_path / "out" / NAME / "ckpts" / "device_b.pt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []      # no temporaries left
