@@ -91,9 +91,8 @@ if run_stage 5; then
     dir=$(device_dir $expdir $split)/$device
     log 5 "device $device: $pruned fine-tuned on its clips of $data/train_split$split -> $dir/train"
     steps/train.sh --cmd "$train_cmd" --seed $seed --ngpu $ngpu --dir-folder "$DIRS_FOLDER" \
-      --train-opts "$train_opts $device_opts" --init $pruned conf/$profile/train_device.yaml \
-      $data/train_split$split $student_feats $labels $dir/train \
-      --teacher-logits $(teach_dir $expdir $split)/logits.h5 "devices=[$device]"
+      --train-opts "$train_opts devices=[$device] $device_opts" --init $pruned conf/$profile/train_device.yaml \
+      $data/train_split$split $student_feats $labels $dir/train --teacher-logits $(teach_dir $expdir $split)/logits.h5
     log 5 "device $device: deployable model -> $dir/deploy (limits checked)"
     $train_cmd $dir/log/deploy.log python -m asc.bin.deploy --checkpoint $dir/train --feats $student_feats \
       --labels $labels --out-dir $dir/deploy --test-data $data/test --test-feats $test_feats

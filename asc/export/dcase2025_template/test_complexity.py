@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import sys
+import warnings
 from importlib import resources
 
 import torch
@@ -48,7 +49,9 @@ def complexity(network: torch.nn.Module, example: torch.Tensor) -> dict:
     """MACs and parameter bytes of `network` (run in float32 on a copy; bytes as stored)."""
     params = sum(p.numel() for p in network.parameters())
     param_bytes = sum(p.numel() * p.element_size() for p in network.parameters())
-    network = copy.deepcopy(network).float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)        # deepcopy reads .grad of every parameter
+        network = copy.deepcopy(network).float()
     counter = MacCounter()
     with counter, torch.no_grad():
         network(example.float())
