@@ -2,13 +2,14 @@
 
     python -m asc.bin.deploy --checkpoint exp/device/split25/b --feats dump/student/train_split100/feats.h5 \
         --labels data/labels.txt --out-dir exp/device/split25/b/deploy \
-        [--test-data data/test --test-feats dump/student/test/feats.h5] [--max-accuracy-drop 0.5]
+        [--test-data data/test --test-feats dump/student/test/feats.h5 [--test-device b]] [--max-accuracy-drop 0.5]
 
 Stage 5 of the DCASE2024 recipe deploys the last pruning step inside asc.bin.prune; this command does
 the same (asc.prune.deploy.run_deploy) for any other trained checkpoint, e.g. a device-specific model
 fine-tuned from the pruned network (DCASE2025). --checkpoint is a finished training experiment (its
 checkpoints/best.pt) or a checkpoint file of the training form. Writes model.pt, complexity.json,
-precision.json (float16 against float32 on the test features, when given) and deploy.done into
+precision.json (float16 against float32 on the test features, when given; with --test-device on that
+device's clips only: float16 runs emulated on a CPU, and a device model serves only them) and deploy.done into
 --out-dir; a deploy of the same checkpoint is skipped. Exits 1 with one line naming the checkpoint
 when the model exceeds the limits (nothing is written then) or float16 loses too much accuracy.
 """
@@ -33,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--labels", required=True, type=Path, help="label list (data/labels.txt)")
     p.add_argument("--test-data", type=Path, help="labelled data directory for the float16 check")
     p.add_argument("--test-feats", type=Path, help="its feature store")
+    p.add_argument("--test-device", help="check float16 on this device's test clips only (those the model serves)")
     p.add_argument("--precision", choices=("float16", "float32"), default="float16",
                    help="storage precision counted and saved (default: %(default)s)")
     p.add_argument("--max-accuracy-drop", type=float, default=0.5,
@@ -74,10 +76,16 @@ def deploy(args: argparse.Namespace) -> dict:
         test_store = FeatureStore(args.test_feats)
         if test_store.config_hash != store.config_hash:
             raise InputError(args.test_feats, f"built with another front end than {args.feats}")
-        test_set = FeatureDataset(load_datadir(args.test_data), test_store, labels, source=str(args.test_data))
+        data = load_datadir(args.test_data)
+        utts = None
+        if args.test_device:
+            from asc.data.dataset import select_devices
+            utts = select_devices(data, data.utts, [args.test_device], str(args.test_data))
+        test_set = FeatureDataset(data, test_store, labels, utts, source=str(args.test_data))
     inputs = {"model": file_digest(checkpoint),
               "test_feats": marker_digest(args.test_feats) if args.test_feats else None,
-              "test_data": datadir_digest(args.test_data) if args.test_data else None}
+              "test_data": datadir_digest(args.test_data) if args.test_data else None,
+              "test_device": args.test_device}
     return run_deploy(checkpoint, args.out_dir, dataclasses.asdict(store.feature_config), labels,
                       str(checkpoint.resolve()), args.precision, test_set=test_set,
                       max_drop_points=args.max_accuracy_drop, inputs=inputs)

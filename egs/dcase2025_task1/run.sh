@@ -95,7 +95,7 @@ if run_stage 5; then
       $data/train_split$split $student_feats $labels $dir/train --teacher-logits $(teach_dir $expdir $split)/logits.h5
     log 5 "device $device: deployable model -> $dir/deploy (limits checked)"
     $train_cmd $dir/log/deploy.log python -m asc.bin.deploy --checkpoint $dir/train --feats $student_feats \
-      --labels $labels --out-dir $dir/deploy --test-data $data/test --test-feats $test_feats
+      --labels $labels --out-dir $dir/deploy --test-data $data/test --test-feats $test_feats --test-device $device
   done
 fi
 

@@ -42,6 +42,11 @@ def test_a_trained_checkpoint_becomes_a_deployable_model(tmp_path, capsys):
     first = (out / "model.pt").stat().st_mtime_ns
     assert deploy.main(argv(exp, out, sets, "--test-data", str(sets["data"]), "--test-feats", str(sets["feats"]))) == 0
     assert (out / "model.pt").stat().st_mtime_ns == first                     # same checkpoint: skipped
+    only_b = tmp_path / "deploy_b"
+    assert deploy.main(argv(exp, only_b, sets, "--test-data", str(sets["data"]), "--test-feats", str(sets["feats"]),
+                            "--test-device", "b")) == 0
+    n_b = sum(1 for line in (sets["data"] / "utt2device").read_text().splitlines() if line.endswith(" b"))
+    assert json.loads((only_b / "precision.json").read_text())["n_clips"] == n_b   # the clips it serves
 
 
 def test_a_model_over_the_limits_stops_the_deploy_naming_it(tmp_path, capsys):
