@@ -8,7 +8,8 @@
 #
 # Each seed is ./run.sh --stop-stage 6 --seed S --expdir exp/device_evidence/seed<S> (teachers, general
 # model and device models all trained with that seed); for the recipe's seed (--recipe-seed) the recipe's
-# own exp/ is used. Finished work is skipped, so the same command resumes after a kill.
+# own exp/ is used. Finished work is skipped, so the same command resumes after a kill. The table is
+# rewritten after each seed with the seeds finished so far.
 set -euo pipefail
 
 seeds="0 1 2"
@@ -36,8 +37,9 @@ for seed in $seeds; do
   ./run.sh --stop-stage 6 --profile $profile --split $split --seed $seed --expdir $dir \
     --train-opts "$train_opts" --device-opts "$device_opts" --prune-opts "$prune_opts"
   runs="$runs $dir"
+  # the table of the seeds finished so far, after each (a long study stopped early still reports them)
+  python -m asc.bin.device_results --runs $runs --split $split --out $root/RESULTS.md
+  [ -z "$readme" ] || python -m asc.readme_section "$readme" dcase2025_devices $root/RESULTS.md
 done
-python -m asc.bin.device_results --runs $runs --split $split --out $root/RESULTS.md
 cat $root/RESULTS.md
-[ -z "$readme" ] || python -m asc.readme_section "$readme" dcase2025_devices $root/RESULTS.md
 echo "$(date '+%F %T') [device_evidence] -> $root/RESULTS.md${readme:+ and $readme}"
