@@ -56,11 +56,11 @@ class DeviceModels(nn.Module):
         return self.general
 
 
-def float32_copy(network: nn.Module) -> nn.Module:
-    """A float32 copy of a stored (float16) network: the same values, full-speed CPU arithmetic."""
+def float32_copy(network: nn.Module, device: torch.device) -> nn.Module:
+    """A float32 copy of a stored (float16) network on `device`: the same values, full-speed arithmetic."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)        # deepcopy reads .grad of every parameter
-        return copy.deepcopy(network).float()
+        warnings.simplefilter("ignore", UserWarning)        # .float()/.to() read .grad of every parameter
+        return copy.deepcopy(network).float().to(device)
 
 
 def _models_folder(model_file_path: Optional[str]) -> Path:
@@ -126,7 +126,7 @@ def predict(file_paths: List[str], device_ids: List[str], model_file_path: Optio
     for i, device_id in enumerate(device_ids):
         groups.setdefault(id(get_model_for_device(model, device_id)), (get_model_for_device(model, device_id), []))[1].append(i)
     for network, rows in groups.values():
-        network = float32_copy(network).to(device)              # float16 values, float32 arithmetic
+        network = float32_copy(network, device)                 # float16 values, float32 arithmetic
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
             with torch.no_grad():
