@@ -90,8 +90,10 @@ def results_markdown(runs: Sequence[dict[str, dict]], split: int, sources: Seque
     """RESULTS.md of the recipe (one run) or the evidence section of its README (several)."""
     n = len(runs)
     own = own_model_devices(runs[0])
-    text = [f"Test macro accuracy (%) on the development test split, trained on split {split}"
-            + (f", mean ± standard deviation over {n} runs" if n > 1 else "") + ". "
+    text = [f"Accuracy (%) on the development test split, trained on split {split}"
+            + (f", mean ± standard deviation over {n} runs" if n > 1 else "") + ": macro acc. is the mean of "
+            f"the class accuracies, a device's column the accuracy on its clips, seen/unseen on those devices' "
+            f"clips. "
             f"device_specific: each clip classified by the model of its device ({', '.join(own) or 'none'}: "
             f"the devices of the training split), by the general model for any other device; seen: "
             f"{', '.join(SEEN_DEVICES)}; unseen (never in training, always the general model): "
