@@ -76,52 +76,63 @@ share_teachers() {  # seed: its run's teach/ is a link to the teacher run's (mad
   fi
 }
 
-chain() {  # seed split: the branch variants (at the branch split), and every system's score
-  local seed=$1 split=$2 run dir system variant
-  run=$(run_dir $seed) dir=$root/seed$1/split$2
-  local score=(steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split
-               --feats $(feats_h5 $dumpdir student test))
-  echo "$(date '+%F %T') seed $seed split $split (the recipe run in $run)"
+score_chain() {  # seed split: every system's score of the seed's recipe run
+  local seed=$1 split=$2 run system
+  run=$(run_dir $seed)
+  echo "$(date '+%F %T') seed $seed split $split: scores (the recipe run in $run)"
   for system in $students; do
-    "${score[@]}" $(kd_dir $run $split)/$system $system data/test $labels $dir/score/$system
+    "${score[@]}" --split $split $(kd_dir $run $split)/$system $system data/test $labels \
+      $root/seed$seed/split$split/score/$system
   done
-  if [ "$split" = "$branch_split" ]; then
-    for variant in $variants; do
-      steps/train.sh --cmd "$train_cmd" --threads $threads --seed $seed --dir-folder "$DIRS_FOLDER" \
-        --train-opts "model_config=../common/model_rep_mobile_$variant.yaml $train_opts" \
-        conf/$profile/train_rep_mobile_kd.yaml data/train_split$split $(feats_h5 $dumpdir student train_split100) \
-        $labels $dir/rep_mobile_kd_$variant --teacher-logits $(teach_dir $run $split)/logits.h5
-      "${score[@]}" $dir/rep_mobile_kd_$variant rep_mobile_kd_$variant data/test $labels \
-        $dir/score/rep_mobile_kd_$variant
-    done
-  fi
+  echo "$(date '+%F %T') seed $seed split $split done"
+}
+
+branch_chain() {  # seed split: the branch variants, trained with KD as rep_mobile_kd is, and their scores
+  local seed=$1 split=$2 dir=$root/seed$1/split$2 variant
+  echo "$(date '+%F %T') seed $seed split $split: branch variants $variants"
+  for variant in $variants; do
+    steps/train.sh --cmd "$train_cmd" --threads $threads --seed $seed --dir-folder "$DIRS_FOLDER" \
+      --train-opts "model_config=../common/model_rep_mobile_$variant.yaml $train_opts" \
+      conf/$profile/train_rep_mobile_kd.yaml data/train_split$split $(feats_h5 $dumpdir student train_split100) \
+      $labels $dir/rep_mobile_kd_$variant --teacher-logits $(teach_dir $(run_dir $seed) $split)/logits.h5
+    "${score[@]}" --split $split $dir/rep_mobile_kd_$variant rep_mobile_kd_$variant data/test $labels \
+      $dir/score/rep_mobile_kd_$variant
+  done
   echo "$(date '+%F %T') seed $seed split $split done"
 }
 
 echo "$(date '+%F %T') [ablation_reparam] splits: $splits; seeds: $seeds; branch study at split" \
      "${branch_split:-(none)}: $variants; teachers of seed $teacher_seed's run; $jobs jobs at once," \
-     "$threads thread(s) each; logs: $root/seed<S>/split<N>/chain.log"
+     "$threads thread(s) each; logs: $root/seed<S>/split<N>/{chain,branches}.log"
+score=(steps/score.sh --cmd "$decode_cmd" --threads $threads --feats $(feats_h5 $dumpdir student test))
 if $train; then
+  # Seed by seed, its recipe run then its scores, so that the tables of a study still running hold every
+  # system of the seeds done so far; the branch variants after every seed's comparison.
   for seed in $teacher_seed $(echo $seeds | tr ' ' '\n' | grep -vx "$teacher_seed" || true); do
     first=4; [ $seed = $teacher_seed ] && first=3
     share_teachers $seed
     ./run.sh --stage $first --stop-stage 4 --profile $profile --splits "$splits" --jobs $jobs --seed $seed \
       --expdir $(run_dir $seed) --dumpdir $dumpdir --students "$students" --train-opts "$train_opts"
-  done
-  pool_start $jobs
-  for split in $(largest_first $splits); do
-    for seed in $seeds; do
-      pool_run $root/seed$seed/split$split/chain.log chain $seed $split
+    pool_start $jobs
+    for split in $(largest_first $splits); do
+      pool_run $root/seed$seed/split$split/chain.log score_chain $seed $split
     done
+    pool_finish || { echo "$0: some chains failed (their logs are named above)" >&2; exit 1; }
   done
-  pool_finish || { echo "$0: some chains failed (their logs are named above)" >&2; exit 1; }
+  if [[ -n "$branch_split" && -n "$variants" && " $splits " == *" $branch_split "* ]]; then
+    pool_start $jobs
+    for seed in $seeds; do
+      pool_run $root/seed$seed/split$branch_split/branches.log branch_chain $seed $branch_split
+    done
+    pool_finish || { echo "$0: some chains failed (their logs are named above)" >&2; exit 1; }
+  fi
 fi
 
-finished_chains() {  # "seed/split ..." of the chains that ran to their end
+finished() {  # name: "seed/split ..." of the chains whose log <name>.log ends with 'done'
   local log s
-  for log in $root/seed*/split*/chain.log; do
+  for log in $root/seed*/split*/$1.log; do
     [ -f $log ] && tail -n 1 $log | grep -q ' done$' || continue
-    s=${log#$root/seed}; s=${s%/chain.log}; echo "${s%%/*}/${s#*/split}"
+    s=${log#$root/seed}; s=${s%/$1.log}; echo "${s%%/*}/${s#*/split}"
   done | sort -t/ -k2,2rn -k1,1n | tr '\n' ' ' | sed 's/ $//'
 }
 
@@ -146,8 +157,8 @@ out=$root/README.md
   echo "(\`cp_mobile_small\`) and the DCASE2024 baseline, without and with KD (\`_kd\`: distilled from the"
   echo "recipe's teacher-ensemble logits, the same for every seed), mean ± standard deviation over seeds"
   echo "$(echo $seeds | tr ' ' ','), profile \`$profile\` (\`local/ablation_reparam.sh --splits \"$splits\" --seeds \"$seeds\"\`)."
-  finished=$(finished_chains)
-  echo "Finished chains (seed/split): ${finished:-none}."
+  done_scores=$(finished chain) done_branches=$(finished branches)
+  echo "Finished (seed/split): the comparison ${done_scores:-none}; the branch variants ${done_branches:-none}."
   echo
   table $root/models "$table_splits" "$students"
   python -m asc.bin.compare --partial --exp $root --out $root/compare_models.md --splits "$table_splits" \
