@@ -57,7 +57,10 @@ root=exp/ablation_reparam
 threads=0                                       # one job: the threads of the environment
 [ "$jobs" -gt 1 ] && threads=$(pool_threads $jobs)
 labels=data/labels.txt
-students="baseline cp_mobile_small rep_mobile baseline_kd cp_mobile_small_kd rep_mobile_kd"
+# The systems, in the order they are trained (the claim's pair first, each seed's labels-only ones before
+# its distilled ones) and in the order of the tables' rows.
+students="rep_mobile cp_mobile_small baseline rep_mobile_kd cp_mobile_small_kd baseline_kd"
+rows="baseline cp_mobile_small rep_mobile baseline_kd cp_mobile_small_kd rep_mobile_kd"
 branch_systems="rep_mobile_kd"; for v in $variants; do branch_systems="$branch_systems rep_mobile_kd_$v"; done
 teacher_seed=${seeds%% *}                       # the run that trains the teachers: the recipe's if it is a seed
 [[ -n "$recipe_seed" && " $seeds " == *" $recipe_seed "* ]] && teacher_seed=$recipe_seed
@@ -160,7 +163,7 @@ out=$root/README.md
   done_scores=$(finished chain) done_branches=$(finished branches)
   echo "Finished (seed/split): the comparison ${done_scores:-none}; the branch variants ${done_branches:-none}."
   echo
-  table $root/models "$table_splits" "$students"
+  table $root/models "$table_splits" "$rows"
   python -m asc.bin.compare --partial --exp $root --out $root/compare_models.md --splits "$table_splits" \
     rep_mobile:cp_mobile_small rep_mobile:baseline rep_mobile_kd:cp_mobile_small_kd rep_mobile_kd:baseline_kd >&2
   cat $root/compare_models.md
