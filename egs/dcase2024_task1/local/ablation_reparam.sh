@@ -139,22 +139,25 @@ finished() {  # name: "seed/split ..." of the chains whose log <name>.log ends w
   done | sort -t/ -k2,2rn -k1,1n | tr '\n' ' ' | sed 's/ $//'
 }
 
-table() {  # out splits systems: macro accuracy and unseen devices of those systems alone
+table() {  # out splits systems: macro accuracy and unseen devices of those systems alone; 1 if none scored yet
   local out=$1 splits=$2 systems=$3 metric notes
+  if ! python -m asc.bin.results --exp $root --out $out.macro_accuracy.md --systems "$systems" --only \
+       --compact --splits "$splits" --no-notes >&2; then
+    echo "No scores of \`${systems// /\`, \`}\` yet."; echo
+    return 1
+  fi
   for metric in macro_accuracy unseen_devices; do
     notes=--no-notes
     [ $metric = unseen_devices ] && notes=      # the notes (test set, provenance) once, at the end
-    if python -m asc.bin.results --exp $root --out $out.$metric.md --metric $metric --systems "$systems" --only \
-         --compact --splits "$splits" $notes >&2; then
-      cat $out.$metric.md
-    else
-      echo "No scores of these systems yet."
-    fi
+    python -m asc.bin.results --exp $root --out $out.$metric.md --metric $metric --systems "$systems" --only \
+      --compact --splits "$splits" $notes >&2
+    cat $out.$metric.md
     echo
   done
 }
 
 out=$root/README.md
+mkdir -p $root
 {
   echo "Rep-Mobile (multi-branch training, fused) against its single-branch twin of the same deployed form"
   echo "(\`cp_mobile_small\`) and the DCASE2024 baseline, without and with KD (\`_kd\`: distilled from the"
@@ -163,22 +166,25 @@ out=$root/README.md
   done_scores=$(finished chain) done_branches=$(finished branches)
   echo "Finished (seed/split): the comparison ${done_scores:-none}; the branch variants ${done_branches:-none}."
   echo
-  table $root/models "$table_splits" "$rows"
-  python -m asc.bin.compare --partial --exp $root --out $root/compare_models.md --splits "$table_splits" \
-    rep_mobile:cp_mobile_small rep_mobile:baseline rep_mobile_kd:cp_mobile_small_kd rep_mobile_kd:baseline_kd >&2
-  cat $root/compare_models.md
-  echo
+  if table $root/models "$table_splits" "$rows"; then
+    python -m asc.bin.compare --partial --exp $root --out $root/compare_models.md --splits "$table_splits" \
+      rep_mobile:cp_mobile_small rep_mobile:baseline rep_mobile_kd:cp_mobile_small_kd rep_mobile_kd:baseline_kd >&2
+    cat $root/compare_models.md
+    echo
+  fi
   if [ -n "$branch_split" ] && [ -n "$variants" ]; then
     echo "**Which branches matter** (split $branch_split, with KD): Rep-Mobile with every branch"
     echo "(\`rep_mobile_kd\`), with one branch kind dropped at every site that has it (\`_no_<kind>\`), and with one"
     echo "branch per site (\`_kxk_only\`); every variant fuses into the same deployed network (57,442 params,"
     echo "29.54 M MACs). CP-Mobile-small with KD is that network plus GRN, trained without branches."
     echo
-    table $root/branches "$branch_split" "$branch_systems cp_mobile_small_kd"
-    pairs=; for v in $variants; do pairs="$pairs rep_mobile_kd:rep_mobile_kd_$v"; done
-    python -m asc.bin.compare --partial --exp $root --out $root/compare_branches.md --splits "$branch_split" $pairs >&2
-    cat $root/compare_branches.md
-    echo
+    if table $root/branches "$branch_split" "$branch_systems cp_mobile_small_kd"; then
+      pairs=; for v in $variants; do pairs="$pairs rep_mobile_kd:rep_mobile_kd_$v"; done
+      python -m asc.bin.compare --partial --exp $root --out $root/compare_branches.md --splits "$branch_split" \
+        $pairs >&2
+      cat $root/compare_branches.md
+      echo
+    fi
   fi
   echo "Differences built by \`python -m asc.bin.compare\` from the same scores.json files."
 } > $out.tmp
