@@ -140,20 +140,17 @@ finished() {  # name: "seed/split ..." of the chains whose log <name>.log ends w
 }
 
 table() {  # out splits systems: macro accuracy and unseen devices of those systems alone; 1 if none scored yet
-  local out=$1 splits=$2 systems=$3 metric notes
+  local out=$1 splits=$2 systems=$3
   if ! python -m asc.bin.results --exp $root --out $out.macro_accuracy.md --systems "$systems" --only \
        --compact --splits "$splits" --no-notes >&2; then
     echo "No scores of \`${systems// /\`, \`}\` yet."; echo
     return 1
   fi
-  for metric in macro_accuracy unseen_devices; do
-    notes=--no-notes
-    [ $metric = unseen_devices ] && notes=      # the notes (test set, provenance) once, at the end
-    python -m asc.bin.results --exp $root --out $out.$metric.md --metric $metric --systems "$systems" --only \
-      --compact --splits "$splits" $notes >&2
-    cat $out.$metric.md
-    echo
-  done
+  cat $out.macro_accuracy.md; echo
+  # the notes (systems, test set, provenance) once, at the end
+  python -m asc.bin.results --exp $root --out $out.unseen_devices.md --metric unseen_devices --systems "$systems" \
+    --only --compact --splits "$splits" >&2
+  cat $out.unseen_devices.md; echo
 }
 
 out=$root/README.md
