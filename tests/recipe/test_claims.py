@@ -7,14 +7,20 @@ import json
 
 import yaml
 
-from test_run_sh import readme_with, run_local_script, table_row
+from test_run_sh import TINY_ARGS, readme_with, run_local_script, table_row
+
+# The recipe run's own options, so that its finished runs are found (same config hash), not trained again;
+# the schedule study sets the pruning steps and epochs itself.
+TRAIN_OPTS = TINY_ARGS[TINY_ARGS.index("--train-opts") + 1]
+PRUNE_OPTS = " ".join(o for o in TINY_ARGS[TINY_ARGS.index("--prune-opts") + 1].split()
+                      if not o.startswith(("steps=", "epochs_per_step=", "one_shot=", "criterion=")))
 
 
 def test_reparam_ablation_compares_rep_mobile_with_its_twin_and_branch_variants(finished_recipe, tmp_path):
     r = finished_recipe
     readme = readme_with(tmp_path, "reparam_ablation")
     result = run_local_script(r, "ablation_reparam.sh", "--splits", "100", "--seeds", "0", "--jobs", "2",
-                              "--variants", "kxk_only", "--train-opts", "epochs=1 batch_size=16",
+                              "--variants", "kxk_only", "--train-opts", TRAIN_OPTS,
                               "--readme", str(readme))
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     # seed 0 is the recipe's run: its systems were found finished and scored as they are; the new ones
@@ -45,7 +51,7 @@ def test_prune_schedules_from_one_start_model_at_equal_epochs_with_table_and_plo
     r = finished_recipe
     readme = readme_with(tmp_path, "prune_schedules")
     args = ["--splits", "100", "--seeds", "0", "--criteria", "bn_scale", "--schedules", "1x2 2x1",
-            "--train-opts", "epochs=1 batch_size=16", "--prune-opts", "finetune.batch_size=16", "--readme", str(readme)]
+            "--train-opts", TRAIN_OPTS, "--prune-opts", PRUNE_OPTS, "--readme", str(readme)]
     result = run_local_script(r, "ablation_prune_schedule.sh", *args)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     root = r / "exp/ablation_prune_schedule/split100/bn_scale"

@@ -48,6 +48,9 @@ root=exp/ablation_prune_schedule
 threads=0                                       # one job: the threads of the environment
 [ "$jobs" -gt 1 ] && threads=$(pool_threads $jobs)
 feats=$(feats_h5 $dumpdir student train_split100)
+# Equal epochs means equal epochs: a profile's fine-tuning min_steps (more epochs for a short step on a small
+# split) would give K short steps more epochs in all than one long one, so it is turned off here.
+equal=; grep -q '^ *min_steps:' conf/$profile/prune.yaml && equal="finetune.min_steps=0"
 
 run_of() { echo $root/split$1/$2/k$3/seed$4; }   # split criterion KxE seed
 
@@ -77,7 +80,7 @@ if $train; then
           echo "$(date '+%F %T') [ablation_prune_schedule] split $split, $criterion, K=$k x E=$e, seed $seed -> $exp"
           pool_run $exp/ablation.log steps/prune.sh --cmd "$train_cmd" --threads $threads --seed $seed \
             --dir-folder "$DIRS_FOLDER" \
-            --prune-opts "steps=$k epochs_per_step=$e one_shot=false criterion=$criterion $prune_opts" \
+            --prune-opts "steps=$k epochs_per_step=$e one_shot=false criterion=$criterion $equal $prune_opts" \
             conf/$profile/prune.yaml $(kd_dir $recipe_expdir $split)/rep_mobile_wide_kd data/train_split$split \
             $feats $(teach_dir $recipe_expdir $split)/logits.h5 data/labels.txt $exp
         done
