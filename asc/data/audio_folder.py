@@ -167,7 +167,7 @@ def _slug(text: str) -> str:
 
 # ----------------------------------------------------------------------------- segments
 
-def measure(recording: Recording, cfg: FolderConfig) -> np.ndarray:
+def measure(recording: Recording) -> np.ndarray:
     """Read `recording` once, streaming, and return its energy per FRAME_SECONDS of audio (mono mean
     square); sets its length in seconds. InputError (naming it) for a file that cannot be read."""
     length = audio_length(recording.path)
@@ -218,7 +218,7 @@ def segment_level_db(energies: np.ndarray, start: float, end: float, seconds: fl
 
 def cut(recording: Recording, cfg: FolderConfig, log: Log) -> None:
     """Measure `recording` and keep its segments as `cfg` says (short recordings, silence)."""
-    energies = measure(recording, cfg)
+    energies = measure(recording)
     if recording.seconds < cfg.segment_seconds - 1e-6:
         if cfg.short_recordings == "error":
             raise InputError(recording.path, f"{recording.seconds:.3f} s long, shorter than one "
@@ -230,8 +230,12 @@ def cut(recording: Recording, cfg: FolderConfig, log: Log) -> None:
         log(f"warning: {recording.path}: {recording.seconds:.3f} s, shorter than one segment; zero-padded")
     bounds = segment_bounds(recording.seconds, cfg)
     if cfg.silence.policy == "drop":
-        bounds = [(s, e) for s, e in bounds
-                  if segment_level_db(energies, s, e, recording.seconds) >= cfg.silence.threshold_db]
+        loud = [(s, e) for s, e in bounds
+                if segment_level_db(energies, s, e, recording.seconds) >= cfg.silence.threshold_db]
+        if not loud:
+            log(f"warning: {recording.path}: every segment is below {cfg.silence.threshold_db:g} dBFS; "
+                f"left out (silence.policy: drop)")
+        bounds = loud
     recording.segments = bounds
 
 
