@@ -26,7 +26,7 @@ FIGURES = {"segment": "per segment", "recording": "per recording"}
 class FoldScores:
     """Figures (fractions) per (system, fold) and what was left out."""
     cells: dict[tuple[str, int], dict[str, float | None]] = field(default_factory=dict)
-    complexity: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    complexity: dict[str, list[tuple[int | None, int | None]]] = field(default_factory=dict)   # one per fold
     recordings: dict[int, int] = field(default_factory=dict)
     segments: dict[int, int] = field(default_factory=dict)
     aggregation: set[str] = field(default_factory=set)
@@ -56,7 +56,7 @@ def collect_folds(exp_roots: Sequence[str | Path], folds: Sequence[int]) -> Fold
         system = str(scores["system"])
         found.cells[(system, int(fold))] = {"segment": scores["macro_accuracy"],
                                             "recording": per_rec.get("macro_accuracy")}
-        found.complexity[system] = (scores.get("params"), scores.get("macs"))
+        found.complexity.setdefault(system, []).append((scores.get("params"), scores.get("macs")))
         found.segments[int(fold)] = int(scores.get("n_clips", 0))
         if per_rec:
             found.recordings[int(fold)] = int(per_rec["n_recordings"])
@@ -81,11 +81,21 @@ def fold_table(found: FoldScores, folds: Sequence[int], systems: Sequence[str], 
                 mean += f" ± {100 * statistics.stdev(present):.2f}"
             if len(present) < len(folds):
                 mean += "*"
-        params, macs = found.complexity.get(system, (None, None))
-        row = [system, MISSING if params is None else f"{params:,}", MISSING if macs is None else f"{macs / 1e6:.2f} M"]
+        folds_of = found.complexity.get(system, [])
+        row = [system, _spread([p for p, _ in folds_of], lambda v: f"{v:,}"),
+               _spread([m for _, m in folds_of], lambda v: f"{v / 1e6:.2f} M")]
         row += [MISSING if v is None else f"{100 * v:.2f}" for v in values] + [mean]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _spread(values: list, fmt) -> str:
+    """One value, or the range over folds (a model pruned per fold differs in size)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return MISSING
+    low, high = min(values), max(values)
+    return fmt(low) if low == high else f"{fmt(low)}–{fmt(high)}"
 
 
 def fold_results_markdown(found: FoldScores, folds: Sequence[int], systems: Sequence[str] = (),
