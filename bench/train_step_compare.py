@@ -122,7 +122,7 @@ def rep_mobile_figures(mode: str) -> dict:
              "new": TrainStep(fresh(model_cfg), batches, channels_last, fast=True),
              "fused": TrainStep(reparameterize(fresh(model_cfg)), batches, channels_last)}
     one = timed(steps, 1, rounds, batch)
-    two = timed({k: steps[k] for k in ("old", "new")}, 2, by_mode(mode, 1, 5, 5), batch)
+    two = timed({k: steps[k] for k in ("old", "new")}, 2, by_mode(mode, 1, 3, 5), batch)
     eval_batch = by_mode(mode, 4, 64, 64)
     eval_batches = random_batches(INPUTS["student"], eval_batch)
     evals = {"old": EvalForward(fresh(model_cfg), eval_batches, channels_last, fast=False),
