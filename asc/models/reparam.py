@@ -27,9 +27,10 @@ depthwise site (groups = in = out) `keep_out_channels` shrinks input, output and
 A site reads its channel counts from its convolutions, so a library that edits the convolutions in
 place (torch-pruning) leaves it consistent as well.
 
-Speed. A multi-branch site computes the same function faster than branch by branch: in training
-mode as one convolution with the batch-normalized kernels summed and an exact hand-written backward
-(asc.models.rep_training), in eval mode as the one convolution of `fused_kernel()`. Branch by
+Speed. A multi-branch site computes the same function with less work than branch by branch: in
+training mode its forward is one convolution with the batch-normalized kernels summed, its backward
+BatchNorm's and the convolution's own kernels per branch (asc.models.rep_training); in eval mode it
+is the one convolution of `fused_kernel()`. Branch by
 branch (`forward_branches`, the reference) remains where that does not apply: a BatchNorm other than
 nn.BatchNorm2d with affine parameters and running statistics (e.g. the DDP GlobalBatchNorm2d),
 forward hooks on a branch (tracers such as torch-pruning's must see every branch run), autocast,
