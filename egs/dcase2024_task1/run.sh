@@ -15,7 +15,8 @@ split_dir=            # folder of split5.csv ... split100.csv, test.csv; empty: 
 profile=embedded      # conf/<profile>/: embedded (CPU, minutes) or tau22 (real data, GPU, published settings)
 splits="5 10 25 50 100"
 nj=4                  # parallel jobs for feature extraction
-jobs=1                # splits trained at once in stages 3-5 (on a cluster: up to the number of splits)
+jobs=                 # splits trained at once in stages 3-5; empty: on this machine (local back end, CPU)
+                      # one single-threaded chain per core, at most one per split; otherwise 1
 cmd_backend=           # local, slurm or sge; empty: the default of cmd.sh (local)
 seed=0
 teachers=             # stage 3: "<name>:<features> ..." (conf/<profile>/train_<name>.yaml, dump/<features>);
@@ -93,10 +94,13 @@ fi
 
 # Stages 3-5 train per split; the splits are independent, so with --jobs N > 1 they run N at once, each
 # split's jobs in order, its output in <expdir>/log/stage<S>.split<N>.log (on this machine with cores/N
-# threads per job; on Slurm/SGE as N jobs queued at once). --jobs 1 runs them one after the other, on the
-# screen. Every job is a step of steps/ (train, teacher logits, prune, score) with its inputs as arguments.
+# threads per job; on Slurm/SGE as N jobs queued at once). Without --jobs, on this machine's CPU: one
+# single-threaded chain per core (utils/job_pool.sh default_jobs). --jobs 1 runs them one after the
+# other, on the screen. Every job is a step of steps/ (train, teacher logits, prune, score) with its
+# inputs as arguments.
 labels=data/labels.txt
 student_feats=$(feats_h5 $dumpdir student train_split100) test_feats=$(feats_h5 $dumpdir student test)
+[ -n "$jobs" ] || jobs=$(default_jobs "$cmd_backend" "$ngpu" $splits)
 threads=0
 [ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads=$(pool_threads $jobs)
 # Training jobs: one process on the CPU or on one GPU, torchrun with one process per GPU beyond that.
