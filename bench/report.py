@@ -201,10 +201,30 @@ def render(r: dict, command: str) -> str:
                   table(["Clips", "Store MB", "Workers", "clips/s", "Peak MB (process tree)"],
                         [(f"{x['clips']:,}", x["store_mb"], x["workers"], f"{x['clips_per_s']:,.0f}",
                           x["peak_tree_rss_mb"]) for x in loader])]
-    stages = r.get("e2e", {}).get("stage_seconds", {})
-    if stages:
-        parts += ["", "End to end, seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items()) + "."]
+    parts += e2e_stage_table(r.get("e2e", {}))
     return "\n".join(parts) + "\n"
+
+
+def e2e_stage_table(e2e: dict) -> list[str]:
+    """Each stage of the end-to-end run: wall and CPU time and its largest process, beside the run before."""
+    stages = e2e.get("stages") or {k: {"seconds": v} for k, v in e2e.get("stage_seconds", {}).items()}
+    if not stages:
+        return []
+    before = e2e.get("before", {})
+    old = before.get("stages") or {k: {"seconds": v} for k, v in before.get("stage_seconds", {}).items()}
+    rows = [(name, num(old.get(name, {}).get("seconds"), "{:.0f}"), num(s.get("seconds"), "{:.0f}"),
+             num(s.get("cpu_seconds"), "{:.0f}"), num(s.get("max_process_rss_mb"), "{:.0f}"),
+             f"`{s['largest_process'][:70]}`" if s.get("largest_process") else "")
+            for name, s in stages.items()]
+    total = lambda table, key: sum(v.get(key) or 0 for v in table.values()) or None   # noqa: E731
+    rows.append(("all", num(total(old, "seconds"), "{:.0f}"), num(total(stages, "seconds"), "{:.0f}"),
+                 num(total(stages, "cpu_seconds"), "{:.0f}"),
+                 num(max((v.get("max_process_rss_mb") or 0 for v in stages.values()), default=None), "{:.0f}"), ""))
+    head = (f"End to end, `{e2e.get('command', './run.sh')}` stage by stage (measured {e2e.get('at', '?')}"
+            f"{'; ' + e2e['note'] if e2e.get('note') else ''}; before: {before.get('at', '?')}"
+            f"{', ' + before['note'] if before.get('note') else ''}):")
+    return ["", head, "",
+            table(["Stage", "Before: wall s", "Wall s", "CPU s", "Largest process MB", "Largest process"], rows)]
 
 
 def main(argv=None) -> int:
