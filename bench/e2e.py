@@ -34,7 +34,8 @@ TINY_CORPUS = ("--set dev.cities=[lisbon,paris,lyon] --set dev.locations_per_cit
                "--set dev.segments_per_location=2 --set dev.train_pieces=2 --set dev.test_pieces=1 "
                "--set eval.recordings_per_scene=1 --set dirs.count=4")
 TINY_ARGS = ["--splits", "100", "--nj", "2", "--corpus-opts", TINY_CORPUS,
-             "--train-opts", "epochs=1 batch_size=16", "--prune-opts", "steps=2 epochs_per_step=1"]
+             "--train-opts", "epochs=1 batch_size=16 min_steps=0", "--prune-opts",
+             "steps=2 epochs_per_step=1 finetune.min_steps=0"]
 SMOKE_ARGS = ["--splits", "100", "--corpus-opts",
               "--set dev.cities=[lisbon,paris] --set dev.locations_per_city=1 --set dev.segments_per_location=1 "
               "--set dev.train_pieces=1 --set dev.test_pieces=1 --set recording_seconds=2 --set eval.enabled=false "
@@ -89,6 +90,8 @@ def parse_stages(text: str) -> range:
 def short_command(command: str) -> str:
     """The part of a command line that names the work: `python -m asc.bin.X --config ...` from its module."""
     words = command.split()
+    if "--multiprocessing-fork" in words:
+        return "a multiprocessing worker of the stage's command"
     if "-m" in words and words.index("-m") + 1 < len(words):
         words = words[words.index("-m") + 1:]
     return " ".join(words)[:160]

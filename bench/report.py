@@ -231,7 +231,9 @@ def e2e_stage_table(e2e: dict) -> list[str]:
              f"`{s['largest_process'][:70]}`" if s.get("largest_process") else "")
             for name, s in stages.items()]
     total = lambda table, key: sum(v.get(key) or 0 for v in table.values()) or None   # noqa: E731
-    rows.append(("all", num(total(old, "seconds"), "{:.0f}"), num(total(stages, "seconds"), "{:.0f}"),
+    shared = {k: v for k, v in old.items() if k in stages}          # the same stages on both sides
+    rows.append(("all" if len(shared) == len(old) else "these stages", num(total(shared, "seconds"), "{:.0f}"),
+                 num(total(stages, "seconds"), "{:.0f}"),
                  num(total(stages, "cpu_seconds"), "{:.0f}"),
                  num(max((v.get("max_process_rss_mb") or 0 for v in stages.values()), default=None), "{:.0f}"), ""))
     head = (f"End to end, `{e2e.get('command', './run.sh')}` stage by stage (measured {e2e.get('at', '?')}"
