@@ -64,6 +64,8 @@ def test_every_stage_leaves_its_outputs(finished_recipe):
         complexity = json.loads((r / f"exp/deploy/split{split}/complexity.json").read_text())
         assert complexity["within_limits"] and complexity["param_bytes"] <= 128_000
         assert complexity["macs"] <= 30_000_000
+    for folder in ("teach/split100/mn04", "kd/split5/rep_mobile_kd", "prune/split100/step1/finetune"):
+        assert (r / "exp" / folder / "curves.png").read_bytes()[:4] == b"\x89PNG"    # learning curves
     results = (r / "exp/RESULTS.md").read_text()
     for system in ("baseline", "rep_mobile_kd", "rep_mobile_pruned"):
         assert system in results
