@@ -92,7 +92,7 @@ if run_stage 2; then
   done
 fi
 
-# Stages 3-5 train per split; the splits are independent, so with --jobs N > 1 they run N at once, each
+# Stages 3-6 work per split; the splits are independent, so with --jobs N > 1 they run N at once, each
 # split's jobs in order, its output in <expdir>/log/stage<S>.split<N>.log (on this machine with cores/N
 # threads per job; on Slurm/SGE as N jobs queued at once). Without --jobs, on this machine's CPU: one
 # single-threaded chain per core (utils/job_pool.sh default_jobs). --jobs 1 runs them one after the
@@ -193,29 +193,33 @@ if run_stage 5; then
   per_split 5 prune_split
 fi
 
-if run_stage 6; then
+score_split() {
   # Each system of stage 4 (its checkpoints/best.pt) and the deployable model of stage 5 on the test
-  # set; the submission output for the evaluation set if there is one; then the split table from the
-  # scores.json files of those systems (not those of local/ablation_*.sh).
-  for split in $splits; do
-    for system in $students; do
-      dir=$(kd_dir $expdir $split)/$system
-      log 6 "scoring $dir on data/test -> $dir/score_test"
-      steps/score.sh --cmd "$decode_cmd" --split $split --feats $test_feats $dir $system data/test $labels \
-        $dir/score_test
-    done
-    dir=$(deploy_dir $expdir $split)
-    [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
-    log 6 "scoring $dir/model.pt on data/test -> $dir/score_test"
-    steps/score.sh --cmd "$decode_cmd" --split $split --feats $test_feats $dir/model.pt rep_mobile_pruned data/test \
+  # set; the submission output for the evaluation set if there is one.
+  local split=$1 dir system out
+  for system in $students; do
+    dir=$(kd_dir $expdir $split)/$system
+    log 6 "scoring $dir on data/test -> $dir/score_test"
+    steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split --feats $test_feats $dir $system data/test \
       $labels $dir/score_test
-    if [ -f "$eval_set/meta.csv" ]; then
-      out=$(submission_dir $expdir $split)
-      log 6 "submission output of $dir/model.pt for $eval_set -> $out"
-      $decode_cmd $out/log/submission.log \
-        python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out $out
-    fi
   done
+  dir=$(deploy_dir $expdir $split)
+  [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
+  log 6 "scoring $dir/model.pt on data/test -> $dir/score_test"
+  steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split --feats $test_feats $dir/model.pt \
+    rep_mobile_pruned data/test $labels $dir/score_test
+  if [ -f "$eval_set/meta.csv" ]; then
+    out=$(submission_dir $expdir $split)
+    log 6 "submission output of $dir/model.pt for $eval_set -> $out"
+    $decode_cmd $out/log/submission.log \
+      python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out $out
+  fi
+}
+
+if run_stage 6; then
+  # Every split scored (side by side as in stages 3-5), then the split table from the scores.json files
+  # of those systems (not those of local/ablation_*.sh).
+  per_split 6 score_split
   log 6 "split table -> $expdir/RESULTS.md"
   python -m asc.bin.results --exp $(kd_dir $expdir) $(deploy_dir $expdir) --out $expdir/RESULTS.md \
     --splits "$table_splits" --systems "$students rep_mobile_pruned"
