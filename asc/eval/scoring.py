@@ -59,7 +59,7 @@ class ScoreJob:
     out: Path                   # output folder
     system: str | None = None   # name in RESULTS.md; default from the path (see default_system)
     split: int | None = None    # training split; default from a `split<N>` folder in the path
-    batch_size: int = 256
+    batch_size: int | None = None  # clips per forward pass; None: asc.train.predict.EVAL_BATCH_SIZE
     device: str = "cpu"
     compute_dtype: str = "float32"   # what the model computes in, whatever its file stores
 
