@@ -20,8 +20,8 @@ from folder_helpers import make_folder, sound, write_recording  # noqa: E402
 
 RECIPE = ROOT / "egs" / "audio_folder"
 TINY_ARGS = ["--data-opts", "folds=2", "--folds", "1", "--nj", "1", "--teachers", "mn04:teacher",
-             "--students", "rep_mobile_kd", "--train-opts", "epochs=1 batch_size=8",
-             "--prune-opts", "steps=1 epochs_per_step=1 finetune.batch_size=8"]
+             "--students", "rep_mobile_kd", "--train-opts", "epochs=1 batch_size=8 min_steps=0",
+             "--prune-opts", "steps=1 epochs_per_step=1 finetune.batch_size=8 finetune.min_steps=0"]
 
 
 def recipe_copy(tmp: Path) -> Path:
