@@ -29,10 +29,18 @@ RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size", "pretrained_di
 
 @dataclass
 class KDConfig:
-    """Knowledge distillation: loss = lambda_ce·CE + (1 − lambda_ce)·T²·KL(teacher ‖ student)."""
+    """Knowledge distillation: loss = lambda_ce·CE + (1 − lambda_ce)·T²·KL(teacher ‖ student).
+
+    The teacher's answer comes from the stored logits of stage 3 (`teacher_mode: stored`), or from the
+    teachers themselves, frozen, run on the student's own augmented batch (`online`,
+    asc.train.online_teacher): the teachers are the members the logits file names, or `members`.
+    """
     lambda_ce: float = 0.02           # 1.0 = plain cross-entropy training (the no-KD ablation)
     temperature: float = 2.0
     teacher_logits: str | None = None  # HDF5 of stored ensemble logits (stage 3); needed when lambda_ce < 1
+    teacher_mode: Literal["stored", "online"] = "stored"
+    members: list[str] = field(default_factory=list)  # online only: teachers' experiment folders to run
+                                                      # instead of the members of teacher_logits
 
 
 @dataclass
@@ -136,9 +144,14 @@ def validate(cfg: TrainConfig, source: str = "config") -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {message}")
-    if cfg.kd.lambda_ce < 1.0 and not cfg.kd.teacher_logits:
-        raise ConfigError(f"{source}: kd.lambda_ce is {cfg.kd.lambda_ce} (distillation) but no "
-                          f"kd.teacher_logits file is given (--teacher-logits); set kd.lambda_ce=1 for plain training")
+    if cfg.kd.members and cfg.kd.teacher_mode != "online":
+        raise ConfigError(f"{source}: kd.members names teachers to run in the loop, but kd.teacher_mode is "
+                          f"'{cfg.kd.teacher_mode}'; set kd.teacher_mode=online (or drop kd.members)")
+    if cfg.kd.lambda_ce < 1.0 and not cfg.kd.teacher_logits and not cfg.kd.members:
+        where = ("kd.teacher_logits file (--teacher-logits) whose members are the teachers, nor kd.members"
+                 if cfg.kd.teacher_mode == "online" else "kd.teacher_logits file is given (--teacher-logits)")
+        raise ConfigError(f"{source}: kd.lambda_ce is {cfg.kd.lambda_ce} (distillation) but no {where}; "
+                          f"set kd.lambda_ce=1 for plain training")
 
 
 def config_hash(cfg: TrainConfig) -> str:

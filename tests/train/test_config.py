@@ -60,6 +60,19 @@ def test_distillation_without_logits_refused(tmp_path):
     assert load_train_config(path, PATHS).kd.lambda_ce == 1.0
 
 
+def test_online_distillation_needs_teachers_and_members_need_online(tmp_path):
+    path = write(tmp_path, {"model": "rep_mobile", "kd": {"lambda_ce": 0.02, "teacher_mode": "online"}})
+    distil = {k: v for k, v in PATHS.items() if k != "kd.lambda_ce"}
+    with pytest.raises(ConfigError, match="kd.members"):
+        load_train_config(path, distil)
+    assert load_train_config(path, {**distil, "kd.members": ["exp/t"]}).kd.members == ["exp/t"]
+    assert load_train_config(path, {**distil, "kd.teacher_logits": "x.h5"}).kd.teacher_mode == "online"
+    with pytest.raises(ConfigError, match="teacher_mode=online"):
+        load_train_config(path, {**distil, "kd.members": ["exp/t"], "kd.teacher_mode": "stored"})
+    with pytest.raises(ConfigError, match="teacher_mode"):
+        load_train_config(path, {**distil, "kd.members": ["exp/t"], "kd.teacher_mode": "live"})
+
+
 def test_missing_paths_and_bad_values_refused(tmp_path):
     path = write(tmp_path, {"model": "baseline", "kd": {"lambda_ce": 1.0}})
     with pytest.raises(ConfigError, match="feats"):
