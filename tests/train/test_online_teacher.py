@@ -22,7 +22,7 @@ from asc.features.logmel import FeatureConfig
 from asc.train.config import load_train_config
 from asc.train.online_teacher import member_exps, mix_inputs, replay_augmentation
 from asc.train.trainer import finished
-from tiny_run import LABELS, N_FRAMES, make_tiny
+from tiny_run import LABELS, N_FRAMES, make_tiny, metrics
 
 
 @pytest.fixture
@@ -111,6 +111,9 @@ def test_student_distils_from_a_teacher_in_the_loop_on_another_front_end(tiny, o
     assert f"teachers in the loop {teacher}" in log
     rows = [json.loads(line) for line in (student / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["train_kd"] > 0 for r in rows)
+    # the teachers' views come from a copy of the augmentation stream: the same command, the same run
+    assert main(tiny.argv(tiny.root / "again", *online, kd=False)) == 0
+    assert metrics(tiny.root / "again") == metrics(student)
     done = json.loads((student / "train.done").read_text())
     assert len(done["inputs"]["teachers"]) == 1
 
