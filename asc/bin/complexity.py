@@ -32,6 +32,7 @@ RECIPE_CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / 
 README_MODELS = (
     ("Rep-Mobile, default", "model_rep_mobile.yaml"),
     ("Rep-Mobile, wide start of pruning", "model_rep_mobile_wide.yaml"),
+    ("Rep-Mobile, wide start of int8 pruning", "model_rep_mobile_wide_int8.yaml"),
     ("DCASE2024 baseline", "model_baseline.yaml"),
     ("CP-Mobile, DCASE2023 as published", "model_cp_mobile.yaml"),
     ("CP-Mobile at Rep-Mobile's complexity", "model_cp_mobile_small.yaml"),

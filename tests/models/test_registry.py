@@ -44,7 +44,7 @@ def test_names_and_option_checking():
 
 
 @pytest.mark.parametrize("profile", ["common"])   # shared by the embedded and tau22 profiles
-@pytest.mark.parametrize("stem", ["rep_mobile", "rep_mobile_wide", "baseline", "cp_mobile",
+@pytest.mark.parametrize("stem", ["rep_mobile", "rep_mobile_wide", "rep_mobile_wide_int8", "baseline", "cp_mobile",
                                   "cp_mobile_small"])
 def test_shipped_model_configs_build(profile, stem):
     config = load_config(ModelConfig, CONF / profile / f"model_{stem}.yaml")

@@ -144,6 +144,23 @@ def test_prune_ablation_compares_progressive_and_one_shot(finished_recipe, tmp_p
         assert (finished_recipe / "exp/ablation_prune/split100" / run / "prune.done").is_file()
 
 
+def test_deploy_evidence_prunes_float16_and_int8_each_from_its_own_start(finished_recipe, tmp_path):
+    r = finished_recipe
+    readme = readme_with(tmp_path, "deploy_evidence")
+    result = run_local_script(r, "deploy_evidence.sh", "--splits", "100", "--seeds", "0", "--jobs", "2",
+                              "--train-opts", "epochs=1 batch_size=16",
+                              "--prune-opts", "steps=1 epochs_per_step=1 finetune.batch_size=16 qat.epochs=1",
+                              "--readme", str(readme))
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert (r / "exp/kd/split100/rep_mobile_wide_int8_kd/train.done").is_file()
+    runs = r / "exp/deploy_evidence/split100"
+    int8 = json.loads((runs / "int8/seed0/deploy/complexity.json").read_text())
+    float16 = json.loads((runs / "float16/seed0/deploy/complexity.json").read_text())
+    assert int8["within_limits"] and float16["within_limits"]
+    assert int8["params"] > 1.5 * float16["params"]            # the int8 budget is spent, not left idle
+    assert "int8" in readme.read_text() and "old" not in readme.read_text()
+
+
 def test_readme_results_shows_the_split_tables_of_the_recipe(finished_recipe, tmp_path):
     readme = readme_with(tmp_path, "results")
     result = run_local_script(finished_recipe, "readme_results.sh", "--readme", str(readme))
