@@ -25,6 +25,9 @@ from asc.models import ModelConfig
 # pretrained_dir is only where a pretrained file is read from: the file itself is checked against its
 # SHA-256 (asc.models.pretrained_files), so moving the folder changes nothing computed.
 RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size", "pretrained_dir")
+# KD options added after runs were made: at their default they are left out of the hash, so that a finished
+# experiment from before them is still recognised as the same config (and not refused as another one).
+NEW_KD_DEFAULTS = {"teacher_mode": "stored", "members": []}
 
 
 @dataclass
@@ -159,5 +162,8 @@ def config_hash(cfg: TrainConfig) -> str:
     data = dataclasses.asdict(cfg)
     for key in RUNTIME_KEYS:
         data.pop(key, None)
+    for key, default in NEW_KD_DEFAULTS.items():   # runs from before these options keep their hash
+        if data["kd"].get(key) == default:
+            data["kd"].pop(key)
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
