@@ -25,6 +25,8 @@ def normalize_rows(confusion) -> np.ndarray:
 def device_class_matrix(scores: Mapping) -> np.ndarray:
     """Accuracy [n_classes, n_devices] from a scores dict; NaN where a class has no clips of a device."""
     table = scores["per_device_class"]
+    if not scores["devices"]:
+        return np.zeros((len(scores["labels"]), 0))
     return np.array([[np.nan if table[d].get(label) is None else table[d][label]
                       for d in scores["devices"]] for label in scores["labels"]], dtype=np.float64)
 
@@ -66,8 +68,8 @@ def plot_device_class(scores: Mapping, path: str | os.PathLike, title: str | Non
     ax.axvline(len(devices) - 0.5, color="white", linewidth=2)
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
-    ax.set_xlabel("device")
-    ax.set_title(title or "accuracy by class and device")
+    ax.set_xlabel("device" if devices else "")      # a set without devices: the pooled column alone
+    ax.set_title(title or ("accuracy by class and device" if devices else "accuracy by class"))
     fig.colorbar(image, ax=ax, shrink=0.8)
     _save(fig, path)
 

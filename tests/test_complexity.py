@@ -122,11 +122,12 @@ def test_readme_table_is_what_the_models_count_now(tmp_path, capsys):
     assert section == table, "README's complexity table is stale: python -m asc.bin.complexity --readme README.md"
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in table.splitlines()
             if line.startswith("| ") and "`model_" in line}
-    assert len(rows) == len(cli.README_MODELS) == 5
+    assert len(rows) == len(cli.README_MODELS) == 6
     baseline = rows["DCASE2024 baseline (`model_baseline.yaml`)"]
     assert baseline[0] == "61,148" and baseline[2] == "29,419,156"    # as published
     assert rows["Rep-Mobile, default (`model_rep_mobile.yaml`)"][3].startswith("yes")
     assert rows["CP-Mobile, DCASE2023 as published (`model_cp_mobile.yaml`)"][3].startswith("no")
+    assert rows["Rep-Mobile, wide start of int8 pruning (`model_rep_mobile_wide_int8.yaml`)"][3].startswith("no")
     # the command fills a copy and leaves text outside the markers alone; a file without markers is refused
     copy = tmp_path / "README.md"
     copy.write_text(f"# T\n\n{begin}old\n{end}\n\nafter\n")

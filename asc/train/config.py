@@ -19,6 +19,7 @@ from asc.config import load_config
 from asc.data.datadir import read_labels
 from asc.errors import ConfigError
 from asc.models import ModelConfig
+from asc.train.predict import EVAL_BATCH_SIZE
 
 # Options that change how fast a run goes but not what it computes: left out of the config hash, so a
 # run may be resumed with more loader workers or a different logging interval.
@@ -69,7 +70,8 @@ class TrainConfig:
     pretrained_dir: str = ""          # folder of pretrained files (db.sh's PRETRAINED_DIR; --pretrained-dir)
     # optimization
     epochs: int = 10
-    min_steps: int = 0                # at least this many optimizer steps: more epochs on tiny splits
+    min_steps: int = 0                # at least this many optimizer steps: more epochs on small splits
+                                      # (asc.train.trainer.epochs_to_run says why epochs)
     batch_size: int = 64              # global batch: divided among the processes of a DDP run
     lr: float = 1e-3
     weight_decay: float = 1e-3
@@ -85,7 +87,7 @@ class TrainConfig:
     amp: bool = True                  # automatic mixed precision (CUDA only; ignored on the CPU)
     channels_last: bool = True        # NHWC activations: 1.5x faster CNN training on the CPU (bench/train_step.py)
     num_workers: int = 0
-    eval_batch_size: int = 256
+    eval_batch_size: int = EVAL_BATCH_SIZE   # clips per validation forward pass (memory, not speed)
     log_interval: int = 50            # steps between progress lines when not on a terminal
 
 

@@ -47,6 +47,7 @@ from asc.models.checkpoint_file import load_checkpoint, rng_state, save_checkpoi
 from asc.models.checkpoints import load_pretrained
 from asc.models.pretrained_files import resolve as resolve_pretrained
 from asc.train.config import TrainConfig, config_hash
+from asc.train.curves import CurveWriter
 from asc.train.distributed import (DistEnv, all_reduce_mean, barrier, make_sampler, wrap_model)
 from asc.train.losses import LossParts, kd_loss
 from asc.train.online_teacher import OnlineTeachers, member_exps, seconds_per_frame, teacher_digests
@@ -175,6 +176,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
         write_if_changed(paths.config, dump_yaml(given))
         _log_start(cfg, env, data, model, augmenter, digest, per_rank, len(loader), progress)
     ddp_model = wrap_model(model, env)
+    curves = CurveWriter(paths.curves, paths.tensorboard, title=f"{cfg.model} {paths.root}")
 
     for epoch in range(progress.next_epoch, cfg.epochs):
         generator = _seed_epoch(cfg.seed, epoch, env.rank)
@@ -188,10 +190,12 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
             if data.val is not None:
                 record.update(validate(model, data.val, env.device, cfg, use_amp))
             _end_epoch(paths, cfg, digest, data, model, optimizer, scheduler, scaler, progress, record)
+            curves.update(progress.history)
         barrier(env)
         progress.next_epoch = epoch + 1
 
     if env.is_main:
+        curves.update(progress.history, force=True)
         _finish(paths, digest, progress, teacher_logits_digest(cfg), data.inputs)
     barrier(env)
     return progress.history[-1] if progress.history else {}
@@ -260,7 +264,14 @@ def model_options(cfg: TrainConfig, labels: list[str]) -> dict:
 
 
 def epochs_to_run(cfg: TrainConfig, steps_per_epoch: int) -> int:
-    """`cfg.epochs`, or more on a split so small that they would make fewer than `cfg.min_steps` steps."""
+    """`cfg.epochs`, or more on a split so small that they would make fewer than `cfg.min_steps` steps.
+
+    More epochs rather than more steps per epoch: an epoch stays one pass over the split, so validation,
+    best.pt, last.pt (resume) and the learning curves keep their meaning, and the sampler needs no
+    drawing with replacement. The schedule is built for the epochs actually run, so warm-up and the
+    cosine follow the real step count. On 5 % of the embedded corpus (about 60 training clips, 1 step
+    of 32 per epoch) 15 epochs are 15 steps, which leave a network near chance.
+    """
     return max(cfg.epochs, math.ceil(cfg.min_steps / max(1, steps_per_epoch)))
 
 
@@ -308,13 +319,13 @@ def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmente
                  env: DistEnv, epoch: int, use_amp: bool) -> dict:
     """One pass over the loader; returns the epoch's mean losses and timing."""
     model.train()
-    sums = torch.zeros(3, dtype=torch.float64, device=env.device)   # summed on the device: no sync per step
+    sums = torch.zeros(4, dtype=torch.float64, device=env.device)   # summed on the device: no sync per step
     seen, data_time, start = 0, 0.0, time.perf_counter()
     bar = _progress_bar(env, len(loader), f"epoch {epoch + 1}/{cfg.epochs}")
     tick = time.perf_counter()
     for step, batch in enumerate(loader):
         data_time += time.perf_counter() - tick
-        parts = _loss(model, batch, data, augmenter, generator, cfg, env.device, use_amp)
+        parts, correct = _loss(model, batch, data, augmenter, generator, cfg, env.device, use_amp)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(parts.total).backward()
         if cfg.grad_clip:
@@ -325,7 +336,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmente
         scheduler.step()
         n = batch[0].shape[0]
         seen += n
-        sums += torch.stack([parts.total.detach(), parts.ce, parts.kd]).double() * n
+        sums += torch.stack([parts.total.detach() * n, parts.ce * n, parts.kd * n, correct]).double()
         if bar is not None:
             bar.update(1)
         elif env.is_main and cfg.log_interval and (step + 1) % cfg.log_interval == 0:
@@ -338,13 +349,14 @@ def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmente
     elapsed = time.perf_counter() - start
     means = all_reduce_mean(env, sums / max(seen, 1)).cpu()
     return {"lr": scheduler.get_last_lr()[0], "train_loss": float(means[0]), "train_ce": float(means[1]),
-            "train_kd": float(means[2]), "clips_per_s": round(seen * env.world_size / elapsed, 1),
+            "train_kd": float(means[2]), "train_acc": float(means[3]),
+            "clips_per_s": round(seen * env.world_size / elapsed, 1),
             "data_wait": round(data_time / elapsed, 4), "epoch_s": round(elapsed, 2)}
 
 
 def _loss(model: nn.Module, batch, data: TrainData, augmenter: Augmenter, generator: torch.Generator,
-          cfg: TrainConfig, device: torch.device, use_amp: bool) -> LossParts:
-    """Augment (and mix) one batch, run the model and return its loss (CE or KD)."""
+          cfg: TrainConfig, device: torch.device, use_amp: bool) -> tuple[LossParts, torch.Tensor]:
+    """Augment (and mix) one batch, run the model; its loss (CE or KD) and how many clips it got right."""
     x, y, dev, idx = batch
     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
     if cfg.channels_last:
@@ -364,8 +376,15 @@ def _loss(model: nn.Module, batch, data: TrainData, augmenter: Augmenter, genera
         teacher = teacher[idx].to(device, non_blocking=True) if teacher is not None else None
     with autocast(device, use_amp):
         logits = model(x)
-    return kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix,
-                   teacher_saw_mix=data.online is not None)
+    return (kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix,
+                    teacher_saw_mix=data.online is not None), correct_count(logits, y, mix))
+
+
+def correct_count(logits: torch.Tensor, labels: torch.Tensor, mix=None) -> torch.Tensor:
+    """Clips whose top class is their label (of a mixed clip: the label of the larger share), for the
+    training accuracy of the learning curves."""
+    target = labels if mix is None else torch.where(mix.lam >= 0.5, labels, labels[mix.perm])
+    return (logits.detach().argmax(dim=1) == target).sum()
 
 
 def _progress_bar(env: DistEnv, total: int, desc: str):
