@@ -122,6 +122,12 @@ def load_dir_gains(folder: str | os.PathLike, sample_rate: int, n_fft: int, n_me
     return torch.from_numpy(np.stack(gains))
 
 
+def gains_for_front_end(folder: str | os.PathLike, front) -> torch.Tensor:
+    """`load_dir_gains` with the settings of a front end (a FeatureConfig, e.g. a feature store's)."""
+    return load_dir_gains(folder, front.sample_rate, front.n_fft, front.n_mels, front.fmin, front.fmax,
+                          htk=front.htk, front_end=front.front_end)
+
+
 def apply_device_ir(x: torch.Tensor, gains: torch.Tensor, p: float, generator: torch.Generator,
                     eligible: torch.Tensor | None = None) -> torch.Tensor:
     """Add a random IR's log-mel gain to each eligible clip of x [B, C, n_mels, T] with probability p.

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from asc.atomic import mark_done
-from asc.augment.device_ir import load_dir_gains
+from asc.augment.device_ir import gains_for_front_end
 from asc.augment.mixup import mixup
 from asc.augment.pipeline import Augmenter
 from asc.config import dump_yaml
@@ -50,6 +50,7 @@ from asc.train.config import TrainConfig, config_hash
 from asc.train.curves import CurveWriter
 from asc.train.distributed import (DistEnv, all_reduce_mean, barrier, make_sampler, wrap_model)
 from asc.train.losses import LossParts, kd_loss
+from asc.train.online_teacher import OnlineTeachers, member_exps, seconds_per_frame, teacher_digests
 from asc.train.predict import autocast, predict_logits
 from asc.train.run_log import attach_log, detach_log, write_if_changed, write_metrics
 from asc.train.schedule import build_scheduler
@@ -68,6 +69,7 @@ class TrainData:
     feats_hash: str
     dir_gains: torch.Tensor | None = None
     inputs: dict = field(default_factory=dict)
+    online: OnlineTeachers | None = None   # teachers run in the loop (kd.teacher_mode online)
 
 
 @dataclass
@@ -103,9 +105,17 @@ def train_inputs(cfg: TrainConfig) -> dict:
     """Digests of what a run reads beyond its config: the feature store (its done marker, new at every
     rebuild), the data directory, the label list and the teacher logits. The config names these
     files; only their digests tell that their content changed."""
-    return {"feats": marker_digest(cfg.feats), "train_data": datadir_digest(cfg.train_data),
-            "labels": file_digest(cfg.labels) if Path(cfg.labels).is_file() else None,
-            "teacher_logits": teacher_logits_digest(cfg)}
+    inputs = {"feats": marker_digest(cfg.feats), "train_data": datadir_digest(cfg.train_data),
+              "labels": file_digest(cfg.labels) if Path(cfg.labels).is_file() else None,
+              "teacher_logits": teacher_logits_digest(cfg)}
+    if distils_online(cfg):
+        inputs["teachers"] = teacher_digests(member_exps(cfg.kd.members, cfg.kd.teacher_logits))
+    return inputs
+
+
+def distils_online(cfg: TrainConfig) -> bool:
+    """True when the run's teachers are run in the loop rather than read from stored logits."""
+    return cfg.kd.lambda_ce < 1.0 and cfg.kd.teacher_mode == "online"
 
 
 def _check_inputs(recorded: dict, now: dict, where: Path, what: str, exp: Path) -> None:
@@ -141,6 +151,9 @@ def train(cfg: TrainConfig, exp: str | os.PathLike, env: DistEnv) -> dict:
 
 def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
     data = load_data(cfg)
+    if distils_online(cfg):
+        data.online = OnlineTeachers(member_exps(cfg.kd.members, cfg.kd.teacher_logits), data.train.utts,
+                                     data.labels, cfg.augment, seconds_per_frame(data.train.store), env.device)
     model = _build_model(cfg, data.labels, env)
     per_rank = _per_rank_batch(cfg, env, len(data.train))
     sampler = make_sampler(data.train, env, cfg.seed)
@@ -196,7 +209,7 @@ def load_data(cfg: TrainConfig) -> TrainData:
     labels = read_labels(cfg.labels)
     store = FeatureStore(cfg.feats)
     train_utts, val_utts = split_by_recording(data, cfg.val_fraction, cfg.split_seed, cfg.train_data)
-    teacher = cfg.kd.teacher_logits if cfg.kd.lambda_ce < 1.0 else None
+    teacher = cfg.kd.teacher_logits if cfg.kd.lambda_ce < 1.0 and cfg.kd.teacher_mode == "stored" else None
     train = FeatureDataset(data, store, labels, train_utts, teacher_logits=teacher, source=cfg.train_data)
     val = FeatureDataset(data, store, labels, val_utts, source=cfg.train_data) if val_utts else None
     unlabeled = int((train.targets < 0).sum())
@@ -213,9 +226,7 @@ def load_data(cfg: TrainConfig) -> TrainData:
 
 def _dir_gains(folder: str, store: FeatureStore) -> torch.Tensor:
     """Log-mel gains of the impulse responses under the front end the store was built with."""
-    front = store.feature_config
-    return load_dir_gains(folder, front.sample_rate, front.n_fft, front.n_mels, front.fmin, front.fmax,
-                          htk=front.htk, front_end=front.front_end)
+    return gains_for_front_end(folder, store.feature_config)
 
 
 def _build_model(cfg: TrainConfig, labels: list[str], env: DistEnv) -> nn.Module:
@@ -350,17 +361,23 @@ def _loss(model: nn.Module, batch, data: TrainData, augmenter: Augmenter, genera
     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    x = augmenter(x, [data.train.device_names[d] for d in dev.tolist()], generator)
+    devices = [data.train.device_names[d] for d in dev.tolist()]
+    draws = generator.get_state() if data.online is not None else None   # replayed on the teachers' views
+    x = augmenter(x, devices, generator)
     mix = None
     if cfg.augment.mixup.enabled:
         m = cfg.augment.mixup
         mix = mixup(x, m.alpha, generator, p=m.p, per_sample=m.per_sample)
         x = mix.x
-    teacher = data.train.teacher_logits
-    teacher = teacher[idx].to(device, non_blocking=True) if teacher is not None else None
+    if data.online is not None:
+        teacher = data.online(idx, devices, draws, mix).to(device)
+    else:
+        teacher = data.train.teacher_logits
+        teacher = teacher[idx].to(device, non_blocking=True) if teacher is not None else None
     with autocast(device, use_amp):
         logits = model(x)
-    return kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix), correct_count(logits, y, mix)
+    return (kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix,
+                    teacher_saw_mix=data.online is not None), correct_count(logits, y, mix))
 
 
 def correct_count(logits: torch.Tensor, labels: torch.Tensor, mix=None) -> torch.Tensor:
@@ -468,7 +485,9 @@ def _log_start(cfg: TrainConfig, env: DistEnv, data: TrainData, model: nn.Module
     log.info("%d training clips, %d validation clips (held-out recordings, %.0f%%), batch %d (%d per "
              "process), %d steps/epoch, %d epochs", len(data.train), n_val, 100 * cfg.val_fraction,
              cfg.batch_size, per_rank, steps, cfg.epochs)
-    kd = (f"KD lambda {cfg.kd.lambda_ce} T {cfg.kd.temperature} from {cfg.kd.teacher_logits}"
+    source = (f"teachers in the loop {', '.join(data.online.names)}" if data.online is not None
+              else cfg.kd.teacher_logits)
+    kd = (f"KD lambda {cfg.kd.lambda_ce} T {cfg.kd.temperature} from {source}"
           if cfg.kd.lambda_ce < 1.0 else "plain cross-entropy")
     augment = augmenter.active + (["mixup"] if cfg.augment.mixup.enabled else [])
     log.info("loss: %s; augmentation: %s", kd, ", ".join(augment) or "none")
