@@ -3,6 +3,7 @@
     <exp>/config.yaml               the resolved training config
     <exp>/train.log                 the trainer's log
     <exp>/metrics.jsonl             one record per epoch
+    <exp>/curves.png                its learning curves (asc.train.curves); tensorboard/ where installed
     <exp>/checkpoints/last.pt       the state after the last finished epoch (resume)
     <exp>/checkpoints/best.pt       the model of the best validation epoch (what later stages read)
     <exp>/train.done                written last: the run is finished
@@ -41,6 +42,14 @@ class ExpDir:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
+
+    @property
+    def curves(self) -> Path:
+        return self.root / "curves.png"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
 
     @property
     def last(self) -> Path:

@@ -13,6 +13,9 @@ Definitions follow the CP-JKU DCASE2024 baseline (`run_training.py`, `on_test_ep
   - log loss: multi-class cross-entropy of the predicted probabilities (sklearn's log_loss with the
     full label list, so a class absent from the clips still counts).
 Accuracies are fractions in [0, 1]; tables and pictures show percentages.
+
+A data set without devices (devices=None, e.g. a folder of recordings) has no device figures: the
+per-device tables are empty, the seen/unseen figures None and no device groups are named.
 """
 from __future__ import annotations
 
@@ -53,17 +56,20 @@ class Scores:
         return dataclasses.asdict(self)
 
 
-def compute_scores(labels: Sequence[str], probs, devices: Sequence[str],
+def compute_scores(labels: Sequence[str], probs, devices: Sequence[str] | None,
                    class_names: Sequence[str] = LABELS, seen: Sequence[str] = SEEN_DEVICES,
                    unseen: Sequence[str] = UNSEEN_DEVICES) -> Scores:
     """Score predicted class probabilities [N, n_classes] against true label names, per device.
 
     `probs` must be probabilities (the softmax of the logits), columns in `class_names` order;
     the prediction is the most probable class. Devices outside DEVICES are scored after them.
+    `devices` None: a data set without devices (no device figures, see the module docstring).
     """
     import sklearn.metrics          # here, not at the top: 3 s and ~80 MB that inference never needs
 
     class_names = list(class_names)
+    if devices is None:
+        return _without_devices(compute_scores(labels, probs, ["-"] * len(labels), class_names, (), ()))
     y_true, probs = _check_inputs(labels, probs, devices, class_names)
     y_pred = probs.argmax(axis=1)
     correct = y_pred == y_true
@@ -94,6 +100,12 @@ def compute_scores(labels: Sequence[str], probs, devices: Sequence[str],
         devices=device_order,
         device_groups={"seen": list(seen), "unseen": list(unseen)},
     )
+
+
+def _without_devices(scores: Scores) -> Scores:
+    """`scores` of a set scored as one pseudo-device, with every device figure removed."""
+    return dataclasses.replace(scores, per_device={}, per_device_class={}, seen_devices=None, unseen_devices=None,
+                               device_counts={}, devices=[], device_groups={})
 
 
 def _check_inputs(labels: Sequence[str], probs, devices: Sequence[str],

@@ -6,7 +6,7 @@ switch, nothing left open), and written atomically like every other output.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,6 +25,8 @@ def normalize_rows(confusion) -> np.ndarray:
 def device_class_matrix(scores: Mapping) -> np.ndarray:
     """Accuracy [n_classes, n_devices] from a scores dict; NaN where a class has no clips of a device."""
     table = scores["per_device_class"]
+    if not scores["devices"]:
+        return np.zeros((len(scores["labels"]), 0))
     return np.array([[np.nan if table[d].get(label) is None else table[d][label]
                       for d in scores["devices"]] for label in scores["labels"]], dtype=np.float64)
 
@@ -66,9 +68,45 @@ def plot_device_class(scores: Mapping, path: str | os.PathLike, title: str | Non
     ax.axvline(len(devices) - 0.5, color="white", linewidth=2)
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
-    ax.set_xlabel("device")
-    ax.set_title(title or "accuracy by class and device")
+    ax.set_xlabel("device" if devices else "")      # a set without devices: the pooled column alone
+    ax.set_title(title or ("accuracy by class and device" if devices else "accuracy by class"))
     fig.colorbar(image, ax=ax, shrink=0.8)
+    _save(fig, path)
+
+
+def plot_prune_paths(panels: Mapping[str, Sequence[tuple[str, int, int, Sequence[float], Sequence[float]]]],
+                     path: str | os.PathLike, target_macs: float | None = None) -> None:
+    """Accuracy against MACs along each pruning schedule, one panel per setting (e.g. split and criterion).
+
+    `panels` maps a panel title to its lines (label, K, total epochs, MACs after each step, accuracy % after
+    each step; step 0 is the start model): one line per schedule, coloured by K so that one-shot (K = 1)
+    and the progressive paths are told apart, dashed for a larger total budget than the panel's smallest;
+    a star marks each final model and a dotted vertical line the target's MACs.
+    """
+    from matplotlib import colormaps
+
+    titles = list(panels)
+    cols = min(2, max(1, len(titles)))
+    rows = max(1, -(-len(titles) // cols))
+    fig = Figure(figsize=(5.5 * cols, 4.0 * rows), layout="constrained")
+    ks = sorted({line[1] for lines in panels.values() for line in lines})
+    colour = {k: colormaps["viridis"](0.9 * i / max(1, len(ks) - 1)) for i, k in enumerate(ks)}
+    for n, title in enumerate(titles):
+        ax = fig.add_subplot(rows, cols, n + 1)
+        smallest = min(line[2] for line in panels[title])
+        for label, k, total, macs, accuracy in panels[title]:
+            x = np.asarray(macs, dtype=np.float64) / 1e6
+            ax.plot(x, accuracy, marker="o", markersize=3, color=colour[k], label=label,
+                    linestyle="-" if total == smallest else "--")
+            ax.plot(x[-1:], list(accuracy)[-1:], marker="*", markersize=10, color=colour[k])
+        if target_macs:
+            ax.axvline(target_macs / 1e6, color="grey", linestyle=":", linewidth=1)
+        ax.invert_xaxis()    # pruning moves right to left, from the start model to the target
+        ax.set_xlabel("MACs (M) of the deployment form")
+        ax.set_ylabel("test macro accuracy (%)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     _save(fig, path)
 
 

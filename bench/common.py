@@ -97,16 +97,23 @@ def _children_of() -> dict[int, list[int]]:
 
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of process `pid` and all its descendants now (MB), from /proc."""
-    children, total, todo, page = _children_of(), 0, [pid], os.sysconf("SC_PAGE_SIZE")
+    return sum(mb for mb, _ in tree_processes(pid).values())
+
+
+def tree_processes(pid: int) -> dict[int, tuple[float, str]]:
+    """{pid: (resident MB, command line)} of process `pid` and all its descendants now, from /proc."""
+    children, found, todo, page = _children_of(), {}, [pid], os.sysconf("SC_PAGE_SIZE")
     while todo:
         p = todo.pop()
         try:
             with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * page
+                rss = int(f.read().split()[1]) * page / 2**20
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                found[p] = (rss, f.read().replace(b"\0", b" ").decode(errors="replace").strip())
         except OSError:
             pass
         todo += children.get(p, [])
-    return total / 2**20
+    return found
 
 
 @dataclass
@@ -119,6 +126,7 @@ class Measured:
     peak_tree_rss_mb: float     # the largest sum over the process tree seen by sampling (every `interval` s;
                                 # at least the largest process, which sampling can miss in a short run)
     max_process_rss_mb: float   # the largest single process of the tree (the kernel's ru_maxrss via wait4)
+    largest_process: str = ""   # the command line of the process seen largest by sampling (which one it was)
 
 
 def run_measured(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
@@ -127,7 +135,7 @@ def run_measured(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: 
     from the terminal), and a failure is returned (rc), not raised. CPU time and the largest process
     come from wait4, which covers every descendant the command waited for."""
     out = open(log, "w") if log else subprocess.DEVNULL
-    peak, stop = [0.0], threading.Event()
+    peak, stop, largest = [0.0], threading.Event(), [0.0, ""]
     try:
         t = time.perf_counter()
         proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env) if env is not None else None, stdout=out,
@@ -135,7 +143,11 @@ def run_measured(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: 
 
         def sample() -> None:
             while not stop.is_set():
-                peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+                processes = tree_processes(proc.pid)
+                peak[0] = max(peak[0], sum(mb for mb, _ in processes.values()))
+                for mb, command in processes.values():
+                    if mb > largest[0]:
+                        largest[:] = [mb, command]
                 stop.wait(interval)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -148,9 +160,10 @@ def run_measured(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: 
     finally:
         if log:
             out.close()
-    largest = usage.ru_maxrss / 1024
+    largest_rss = usage.ru_maxrss / 1024
     return Measured(" ".join(map(str, cmd)), proc.returncode, round(seconds, 2),
-                    round(usage.ru_utime + usage.ru_stime, 2), round(max(peak[0], largest), 1), round(largest, 1))
+                    round(usage.ru_utime + usage.ru_stime, 2), round(max(peak[0], largest_rss), 1),
+                    round(largest_rss, 1), largest[1][:300])
 
 
 # ------------------------------------------------------------------------------------ environment

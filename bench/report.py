@@ -201,10 +201,46 @@ def render(r: dict, command: str) -> str:
                   table(["Clips", "Store MB", "Workers", "clips/s", "Peak MB (process tree)"],
                         [(f"{x['clips']:,}", x["store_mb"], x["workers"], f"{x['clips_per_s']:,.0f}",
                           x["peak_tree_rss_mb"]) for x in loader])]
-    stages = r.get("e2e", {}).get("stage_seconds", {})
-    if stages:
-        parts += ["", "End to end, seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items()) + "."]
+    parts += e2e_stage_table(r.get("e2e", {}))
     return "\n".join(parts) + "\n"
+
+
+def e2e_section(r: dict, command: str) -> str:
+    """The end-to-end run alone, stage by stage, beside the run before it (README section e2e)."""
+    e2e = r.get("e2e", {})
+    rows = e2e_stage_table(e2e)
+    if not rows:
+        return "Not measured: no e2e in the results file.\n"
+    m = r.get("machine", {})
+    start, end = e2e.get("load_average_start"), r.get("measured", {}).get("e2e", {}).get("load_average")
+    head = (f"Measured with `{command}` on {m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} cores, torch "
+            f"{m.get('torch', '?')}; load average at the start {start or '?'}, at the end {end or '?'} (wall times "
+            f"on a loaded machine are longer than on an idle one; CPU times much less so).")
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
+def e2e_stage_table(e2e: dict) -> list[str]:
+    """Each stage of the end-to-end run: wall and CPU time and its largest process, beside the run before."""
+    stages = e2e.get("stages") or {k: {"seconds": v} for k, v in e2e.get("stage_seconds", {}).items()}
+    if not stages:
+        return []
+    before = e2e.get("before", {})
+    old = before.get("stages") or {k: {"seconds": v} for k, v in before.get("stage_seconds", {}).items()}
+    rows = [(name, num(old.get(name, {}).get("seconds"), "{:.0f}"), num(s.get("seconds"), "{:.0f}"),
+             num(s.get("cpu_seconds"), "{:.0f}"), num(s.get("max_process_rss_mb"), "{:.0f}"),
+             f"`{s['largest_process'][:70]}`" if s.get("largest_process") else "")
+            for name, s in stages.items()]
+    total = lambda table, key: sum(v.get(key) or 0 for v in table.values()) or None   # noqa: E731
+    shared = {k: v for k, v in old.items() if k in stages}          # the same stages on both sides
+    rows.append(("all" if len(shared) == len(old) else "these stages", num(total(shared, "seconds"), "{:.0f}"),
+                 num(total(stages, "seconds"), "{:.0f}"),
+                 num(total(stages, "cpu_seconds"), "{:.0f}"),
+                 num(max((v.get("max_process_rss_mb") or 0 for v in stages.values()), default=None), "{:.0f}"), ""))
+    head = (f"End to end, `{e2e.get('command', './run.sh')}` stage by stage (measured {e2e.get('at', '?')}"
+            f"{'; ' + e2e['note'] if e2e.get('note') else ''}; before: {before.get('at', '?')}"
+            f"{', ' + before['note'] if before.get('note') else ''}):")
+    return ["", head, "",
+            table(["Stage", "Before: wall s", "Wall s", "CPU s", "Largest process MB", "Largest process"], rows)]
 
 
 def main(argv=None) -> int:
@@ -213,10 +249,11 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
     p.add_argument("--command", default="bench/run.sh", help="the command that produced the results")
     p.add_argument("--readme", type=Path, help="fill this file's bench section")
-    p.add_argument("--section", choices=("bench", "deploy_latency"), default="bench",
+    p.add_argument("--section", choices=("bench", "deploy_latency", "e2e"), default="bench",
                    help="the whole Benchmarks section (default), or only the deployable formats' latency and "
                         "accuracy table (README section deploy_latency; needs only deploy_latency and "
-                        "deploy_accuracy in the results)")
+                        "deploy_accuracy in the results), or only the end-to-end run stage by stage (README "
+                        "section e2e; needs only e2e)")
     args = p.parse_args(argv)
     if not args.results.is_file():
         print(f"report: {args.results} not found; run bench/run.sh first", file=sys.stderr)
@@ -224,6 +261,8 @@ def main(argv=None) -> int:
     results = json.loads(args.results.read_text())
     if args.section == "bench":
         text = render(results, args.command)
+    elif args.section == "e2e":
+        text = e2e_section(results, args.command)
     else:
         text = deploy_latency_section(results, args.command)
     print(text, end="")

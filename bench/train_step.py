@@ -12,6 +12,20 @@ changes. Prints a table and writes JSON (--out).
 
     python bench/train_step.py --model-config egs/dcase2024_task1/conf/common/model_rep_mobile.yaml
     python bench/train_step.py --feats egs/dcase2024_task1/dump/student/train_split100/feats.h5
+
+`--quick` (a few minutes; `--tiny`: seconds, for the smoke test) instead compares training steps
+(augmentation, forward, backward, AdamW on in-memory batches of the recipe's batch size, channels_last
+as the training configs set it) side by side, interleaved round by round:
+  Rep-Mobile  multi-branch training form through asc.models.rep_training ("new") against the same
+              model computed branch by branch (reparam.FAST_PATH = False: "old", today's code path),
+              at 1 and at 2 threads; its fused single-convolution form as the ceiling; and the
+              validation forward (eval mode, no gradient) old against new;
+  teachers    CP-ResNet and EfficientAT mn04 (their configs' input sizes), channels_last against
+              contiguous, 1 thread.
+It prints samples/s and the ratios and merges them into bench/results.json (topic "train_step";
+headline train_step_speedup and train_step_speedup_2threads: new/old samples/s).
+
+    python bench/train_step.py --quick
 """
 from __future__ import annotations
 
@@ -128,6 +142,13 @@ def time_loader(step: Step | None, dataset: FeatureDataset, batch: int, workers:
 
 
 def main(argv=None) -> None:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if "--quick" in argv or "--tiny" in argv:
+        from train_step_compare import compare
+        compare(argv)
+        return
     global CLOCK
     args = parse_args(argv)
     torch.set_num_threads(args.threads)

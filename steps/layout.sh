@@ -15,11 +15,18 @@
 #   seed_expdir ROOT SEED [RECIPE_SEED RECIPE_EXPDIR]
 #                                   the --expdir of one seed of a study: ROOT/seed<SEED>, or RECIPE_EXPDIR
 #                                   for the recipe's own seed (its finished runs are used, not redone)
-# Without SPLIT: the folder of all splits (e.g. to collect their scores).
+# Without SPLIT: the folder of all splits (e.g. to collect their scores). SPLIT is a DCASE training
+# split's number (-> split<N>) or a name used as it is (egs/audio_folder's fold<k>).
 
 feats_dir() { echo "$1/$2/$3"; }
 feats_h5() { echo "$(feats_dir "$@")/feats.h5"; }
-_split_dir() { echo "$1/$2${3:+/split$3}"; }
+_split_dir() {  # a number N is a DCASE training split (split<N>); a name (fold1, ...) is used as it is
+  case ${3:-} in
+    '') echo "$1/$2" ;;
+    *[!0-9]*) echo "$1/$2/$3" ;;
+    *) echo "$1/$2/split$3" ;;
+  esac
+}
 teach_dir() { _split_dir "$1" teach "${2:-}"; }
 kd_dir() { _split_dir "$1" kd "${2:-}"; }
 prune_dir() { _split_dir "$1" prune "${2:-}"; }

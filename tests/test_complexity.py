@@ -85,6 +85,21 @@ def test_command_with_options_model_config_and_training_config(tmp_path, capsys)
         assert report["precision"] == "int8"
 
 
+def test_the_reparameterization_study_compares_equal_deployed_networks(capsys):
+    """The branch variants fuse into Rep-Mobile's deployed network; its single-branch twin CP-Mobile-small
+    has the same MACs and 12 more params (one GRN gamma and beta per block); the configs' `base:` is read."""
+    conf = cli.RECIPE_CONF
+    counted = {}
+    for name in ("rep_mobile", "rep_mobile_no_kxk", "rep_mobile_no_1xk_kx1", "rep_mobile_kxk_only", "cp_mobile_small"):
+        assert cli.main(["--config", str(conf / f"model_{name}.yaml")]) == 0
+        report = json.loads(capsys.readouterr().out)
+        counted[name] = (report["params"], report["macs"])
+    assert counted.pop("cp_mobile_small") == (57_454, 29_539_392)
+    assert set(counted.values()) == {(57_442, 29_539_392)}
+    options = yaml.safe_load((conf / "model_rep_mobile_kxk_only.yaml").read_text())["options"]
+    assert options == {"dw_branches": ["kxk"], "stem_branches": ["kxk"]}      # the rest from its base
+
+
 @pytest.mark.parametrize("deployed", [False, True])
 def test_command_on_a_checkpoint(tmp_path, capsys, deployed):
     options = {"stem_channels": [4, 8], "stage_channels": [8, 16], "n_blocks": [1, 1],

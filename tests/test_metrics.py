@@ -98,3 +98,12 @@ def test_bad_inputs_are_refused_with_a_reason():
         compute_scores(labels, probs, devices[:-1], class_names=CLASSES)
     with pytest.raises(ValueError, match="no clips"):
         compute_scores([], np.zeros((0, 3)), [], class_names=CLASSES)
+
+
+def test_a_set_without_devices_is_scored_without_device_figures():
+    labels, _, probs = zip(*CLIPS)
+    s = compute_scores(labels, np.array(probs), None, class_names=CLASSES)
+    with_devices = _score()
+    assert s.macro_accuracy == with_devices.macro_accuracy and s.confusion == with_devices.confusion
+    assert (s.devices, s.per_device, s.per_device_class, s.device_counts, s.device_groups) == ([], {}, {}, {}, {})
+    assert s.seen_devices is None and s.unseen_devices is None

@@ -40,3 +40,16 @@ def test_matrices_behind_the_pictures():
     scores = {"labels": ["x", "y"], "devices": ["a", "s4"],
               "per_device_class": {"a": {"x": 0.5, "y": None}, "s4": {"x": 1.0, "y": 0.0}}}
     np.testing.assert_array_equal(device_class_matrix(scores), [[0.5, 1.0], [np.nan, 0.0]])
+
+
+def test_pruning_paths_one_panel_per_setting_a_line_per_schedule(tmp_path):
+    from asc.plots import plot_prune_paths
+
+    start = (42.6e6, 45.0)
+    panels = {f"split {split} %, criterion l2": [
+        ("K = 1 × 6", 1, 6, [start[0], 29.9e6], [start[1], 40.0]),
+        ("K = 3 × 2", 3, 6, [start[0], 37.8e6, 33.7e6, 29.9e6], [start[1], 43.0, 42.0, 41.0]),
+        ("K = 1 × 12", 1, 12, [start[0], 29.9e6], [start[1], 42.5])] for split in (25, 100)}
+    plot_prune_paths(panels, tmp_path / "paths.png", target_macs=30e6)
+    _check_png(tmp_path / "paths.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["paths.png"]

@@ -32,6 +32,16 @@ pool_threads() {  # jobs: CPU threads for each of that many jobs side by side on
   echo $(( threads > 0 ? threads : 1 ))
 }
 
+default_jobs() {  # backend ngpu split...: how many splits to run at once when the user gives no --jobs:
+  # on this machine's CPU (backend local, ngpu 0) one single-threaded chain per core (torch's threads scale
+  # poorly on these small convolutions, so chains side by side beat one multi-threaded chain after
+  # another), never more than there are splits; elsewhere (GPUs, a cluster's queue) 1, as before
+  local backend=${1:?default_jobs: backend?} ngpu=${2:?default_jobs: ngpu?}; shift 2
+  if [ "$backend" != local ] || [ "$ngpu" -gt 0 ] || [ $# -le 1 ]; then echo 1; return; fi
+  local cores; cores=$(nproc)
+  echo $(( cores < $# ? cores : $# ))
+}
+
 largest_first() {  # split percentages: the same, largest first (the longest jobs start first, so the
   # pool's last minutes are not one long job on one core while the others idle)
   printf '%s\n' "$@" | sort -rn | tr '\n' ' '

@@ -25,6 +25,7 @@ import torch
 
 from asc.augment import sampling
 from asc.features import efficientat_mel
+from asc.features.mel_filters import mel_filters
 from asc.errors import InputError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -44,8 +45,6 @@ def ir_log_mel_gain(ir: np.ndarray, sample_rate: int, n_fft: int, n_mels: int, f
     An IR longer than n_fft is measured on a finer FFT grid with the same filterbank shape, so its
     response is averaged over each band rather than truncated. A unit impulse gives all zeros.
     """
-    import librosa
-
     ir = np.asarray(ir, dtype=np.float64).reshape(-1)
     grid = n_fft * max(1, math.ceil(len(ir) / n_fft))
     spectrum = np.abs(np.fft.rfft(ir, n=grid)) ** power
@@ -53,8 +52,7 @@ def ir_log_mel_gain(ir: np.ndarray, sample_rate: int, n_fft: int, n_mels: int, f
         fbank = efficientat_mel.kaldi_mel_banks(n_mels, grid, sample_rate, fmin,
                                                 fmax if fmax is not None else sample_rate / 2).astype(np.float64)
     else:
-        fbank = librosa.filters.mel(sr=sample_rate, n_fft=grid, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                                    htk=htk, dtype=np.float64)
+        fbank = mel_filters(sample_rate, grid, n_mels, fmin, fmax, htk=htk, dtype=np.float64)
     weight = fbank.sum(axis=1)
     band = fbank @ spectrum
     ratio = np.where(weight > 0, band / np.where(weight > 0, weight, 1.0), 1.0)
@@ -84,11 +82,19 @@ def read_ir(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     if not np.any(ir):
         raise InputError(path, "impulse response is silent (all samples zero)")
     if rate != sample_rate:
-        import librosa
-
         # an IR's samples are h(t)·(1/rate): keep its frequency response, not its sample values
-        ir = librosa.resample(ir, orig_sr=rate, target_sr=sample_rate) * (rate / sample_rate)
+        ir = resample(ir, rate, sample_rate) * (rate / sample_rate)
     return ir
+
+
+def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """librosa.resample's default (soxr 'soxr_hq', length fixed to ceil(n·target/rate)) without importing
+    librosa, whose numba and LLVM stay resident (~230 MB) in the trainer that reads the IRs."""
+    import soxr
+
+    y = soxr.resample(x, rate, target, quality="soxr_hq")
+    n = int(np.ceil(len(x) * float(target) / rate))
+    return np.pad(y, (0, max(0, n - len(y))))[:n].astype(x.dtype, copy=False)
 
 
 def list_irs(folder: str | os.PathLike) -> list[Path]:
@@ -114,6 +120,12 @@ def load_dir_gains(folder: str | os.PathLike, sample_rate: int, n_fft: int, n_me
                              htk=htk, power=power, db=db, front_end=front_end)
              for path in list_irs(folder)]
     return torch.from_numpy(np.stack(gains))
+
+
+def gains_for_front_end(folder: str | os.PathLike, front) -> torch.Tensor:
+    """`load_dir_gains` with the settings of a front end (a FeatureConfig, e.g. a feature store's)."""
+    return load_dir_gains(folder, front.sample_rate, front.n_fft, front.n_mels, front.fmin, front.fmax,
+                          htk=front.htk, front_end=front.front_end)
 
 
 def apply_device_ir(x: torch.Tensor, gains: torch.Tensor, p: float, generator: torch.Generator,

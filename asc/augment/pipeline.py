@@ -156,7 +156,7 @@ class Augmenter:
         c = self.cfg
         if c.device_ir.enabled:
             x = apply_device_ir(x, self._gains(x.device), c.device_ir.p, generator,
-                                self._eligible(devices, x.size(0), x.device))
+                                self.eligible(devices, x.size(0), x.device))
         if c.freq_mixstyle.enabled:
             x = freq_mixstyle(x, c.freq_mixstyle.p, c.freq_mixstyle.alpha, generator, c.freq_mixstyle.eps)
         if c.roll.enabled:
@@ -171,8 +171,9 @@ class Augmenter:
             self._gains_on[device] = self.dir_gains.to(device)
         return self._gains_on[device]
 
-    def _eligible(self, devices: Sequence[str] | None, batch: int,
-                  device: torch.device) -> torch.Tensor | None:
+    def eligible(self, devices: Sequence[str] | None, batch: int,
+                 device: torch.device) -> torch.Tensor | None:
+        """Which clips [B] (bool) may get a device IR (None: all), from the clips' device names."""
         only = self.cfg.device_ir.only_devices
         if not only:
             return None

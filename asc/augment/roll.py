@@ -20,11 +20,25 @@ def roll_time(x: torch.Tensor, max_shift: int, generator: torch.Generator, wrap:
     """
     if x.dim() != 4:
         raise ValueError(f"expected a batch [B, C, F, T], found shape {tuple(x.shape)}")
+    return shift_frames(x, draw_shifts(x.size(0), max_shift, generator, x.device, p), wrap)
+
+
+def draw_shifts(batch: int, max_shift: int, generator: torch.Generator, device: torch.device,
+                p: float = 1.0) -> torch.Tensor:
+    """The random part of `roll_time`: one shift [B] (int64, 0 for clips left alone) per clip.
+
+    Separate from the shifting so that a second view of the same clips (a teacher's features at
+    another frame rate, asc.train.online_teacher) can be shifted by the same time.
+    """
     if max_shift < 0:
         raise ValueError(f"max_shift must be >= 0, found {max_shift}")
-    batch, frames = x.size(0), x.size(-1)
-    shift = sampling.randint(-max_shift, max_shift + 1, (batch,), generator, x.device)
-    shift = shift * (sampling.uniform((batch,), generator, x.device) < p)
-    index = torch.arange(frames, device=x.device)[None, :] - shift[:, None]
+    shift = sampling.randint(-max_shift, max_shift + 1, (batch,), generator, device)
+    return shift * (sampling.uniform((batch,), generator, device) < p)
+
+
+def shift_frames(x: torch.Tensor, shift: torch.Tensor, wrap: bool = True) -> torch.Tensor:
+    """Shift clip b of x [B, C, F, T] by shift[b] frames (wrapped, or the edge frame repeated)."""
+    frames = x.size(-1)
+    index = torch.arange(frames, device=x.device)[None, :] - shift.to(x.device)[:, None]
     index = index.remainder(frames) if wrap else index.clamp(0, frames - 1)
     return x.gather(-1, index[:, None, None, :].expand_as(x))

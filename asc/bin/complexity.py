@@ -23,7 +23,7 @@ from pathlib import Path
 from asc.atomic import write_json
 from asc.complexity import (BYTES_PER_PARAM, DEFAULT_INPUT_SHAPE, complexity_report,
                             count_complexity)
-from asc.config import from_dict, read_yaml
+from asc.config import from_dict, read_config, read_yaml
 from asc.errors import AscError, ConfigError, InputError
 from asc.readme_section import fill_section
 
@@ -153,8 +153,9 @@ def _int8_bytes(model, macs: int) -> dict:
 
 
 def _model_config(path: Path, cls):
-    """A ModelConfig from a model YAML (`name`, `options`) or a training YAML (`model`, `model_options`)."""
-    data = read_yaml(path)
+    """A ModelConfig from a model YAML (`name`, `options`) or a training YAML (`model`, `model_options`);
+    a `base:` file is merged in (the branch-study variants name model_rep_mobile.yaml as theirs)."""
+    data = read_config(path)
     if "name" in data:
         return from_dict(cls, data, source=str(path))
     if isinstance(data.get("model"), str):

@@ -3,16 +3,21 @@
     python -m asc.bin.infer --model exp/deploy/split100/model.pt rec1.wav rec2.flac
     python -m asc.bin.infer --model model.pt --dir recordings/ --out results.tsv
     python -m asc.bin.infer --model model.pt --list files.txt --no-segment-average
+    python -m asc.bin.infer --model model.pt --segments long_recording.flac
 
-Reads wav/flac/ogg/aiff of any sample rate, length and channel count: multichannel files are mixed
-down (said on stderr), audio is resampled to the model's feature rate and cut into 1-s clips whose
-class probabilities are averaged per file (--no-segment-average: one row per clip). A last piece of
+Reads wav/flac/ogg/mp3/aiff of any sample rate, length and channel count: multichannel files are mixed
+down (said on stderr), audio is resampled to the model's feature rate and cut into consecutive 1-s
+clips (segments) whose class probabilities are aggregated per file (--aggregate: by default the mean
+of their log-probabilities, as the recipes score a recording; --no-segment-average: one row per clip;
+--segments: a labelled row per segment with its start and end time, then the whole file's). A last piece of
 at least half a clip is zero-padded, a shorter one dropped; a file shorter than one clip is
 zero-padded (with a warning). The log-mels are computed with the front-end config stored in the
 model file.
 
 Output (stdout, or --out as a file): tab-separated, a header, then per file `filename scene_label
-<one probability per class> clips` (per clip: `filename clip scene_label <probabilities>`).
+<one probability per class> clips` (per clip: `filename clip scene_label <probabilities>`; with
+--segments: `filename segment start end scene_label <probabilities>`, segment = the clip's index, or
+`file` on the whole file's row).
 A file that cannot be classified gets an error line on stderr naming it and is left out; the others
 are still classified and written. Exit status 1 if any file failed (or the model cannot be loaded).
 --list FILE: one path per line (blank lines and lines starting with # ignored); relative paths are
@@ -25,6 +30,7 @@ import sys
 from pathlib import Path
 
 from asc.errors import AscError, InputError
+from asc.eval.recording_scores import AGGREGATIONS, DEFAULT_AGGREGATION
 
 PROG = "infer"
 
@@ -39,6 +45,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--list", type=Path, help="file listing audio paths, one per line")
     p.add_argument("--segment-average", action=argparse.BooleanOptionalAction, default=True,
                    help="average the clips of a file (default) or write one row per clip")
+    p.add_argument("--segments", action="store_true",
+                   help="a row per segment (clip) with its start and end time, then the whole file's row")
+    p.add_argument("--aggregate", choices=AGGREGATIONS, default=DEFAULT_AGGREGATION,
+                   help="how a file's clip probabilities become the file's (default: %(default)s; "
+                        "asc.eval.recording_scores says why)")
     p.add_argument("--out", type=Path, help="write the table here instead of stdout")
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=16,
@@ -59,7 +70,7 @@ def gather_inputs(args: argparse.Namespace) -> list[Path]:
             raise InputError(args.dir, "--dir: not a folder")
         found = find_audio(args.dir)
         if not found:
-            raise InputError(args.dir, "--dir: no audio files (wav, flac, ogg, aiff) in this folder")
+            raise InputError(args.dir, "--dir: no audio files (wav, flac, ogg, mp3, aiff) in this folder")
         paths += found
     if args.list is not None:
         paths += read_list(args.list)
@@ -82,18 +93,21 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         from asc.atomic import write_text
-        from asc.eval.audio_inference import AudioClassifier, header, result_lines
+        from asc.eval.audio_inference import AudioClassifier, header, result_lines, segment_lines
 
         paths = gather_inputs(args)
         classifier = AudioClassifier.from_file(args.model, args.device, args.batch_size, args.compute_dtype)
         table, failed = [], []
         emit = table.extend if args.out is not None else (lambda rows: print("\n".join(rows), flush=True))
-        emit([header(classifier.labels, args.segment_average)])
+        emit([header(classifier.labels, args.segment_average, args.segments)])
         for result in classifier.classify(paths):
             for note in result.warnings:
                 print(f"{PROG}: warning: {note}", file=sys.stderr)
             if result.ok:
-                emit(result_lines(result, classifier.labels, args.segment_average))
+                if args.segments:
+                    emit(segment_lines(result, classifier.labels, classifier.features.clip_seconds, args.aggregate))
+                else:
+                    emit(result_lines(result, classifier.labels, args.segment_average, args.aggregate))
             else:
                 print(f"{PROG}: error: {result.error}", file=sys.stderr)
                 failed.append(result.name)

@@ -4,10 +4,16 @@
         --labels data/labels.txt --out exp/ablation_prune/split25/README.md \
         exp/ablation_prune/split25/progressive/seed{0,1,2} exp/ablation_prune/split25/one_shot/seed{0,1,2}
 
+    python -m asc.bin.prune_report --schedules --plot exp/ablation_prune_schedule/paths.png ... \
+        exp/ablation_prune_schedule/split100/l2/k3x2/seed0 ...
+
 Each argument is a finished pruning experiment (asc.bin.prune, prune.done). Its schedule and seed are
 read from its config.yaml, the complexity and validation figures of every step from summary.json; the
 test accuracy of every step's model is computed here (float32) and kept in step<k>/test_scores.json,
 so a second call only re-renders. The test set is used for reporting only, never for a choice.
+--schedules writes the schedule study instead (asc.prune.schedule_report: runs grouped by split,
+criterion and K × E; which K wins at equal total epochs), and --plot a PNG of test accuracy against
+MACs along each schedule.
 """
 from __future__ import annotations
 
@@ -26,7 +32,11 @@ from asc.data.feature_store import FeatureStore
 from asc.errors import AscError, InputError
 from asc.metrics import compute_scores
 from asc.prune.deploy import predict
+from asc.eval.results_table import split_number
+from asc.plots import plot_prune_paths
 from asc.prune.report import ablation_markdown
+from asc.prune.schedule import step_epochs
+from asc.prune.schedule_report import schedule_markdown, schedule_paths
 from asc.prune.steps import RUN_DONE, step_dir
 from asc.models.checkpoint_file import load_model
 
@@ -41,6 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--labels", required=True, help="label list (data/labels.txt)")
     p.add_argument("--out", required=True, help="markdown file to write")
     p.add_argument("--title", help="heading of the section (default: from the runs' config)")
+    p.add_argument("--schedules", action="store_true",
+                   help="the schedule study: the runs by split, criterion and K × E (default: progressive "
+                        "against one-shot per step)")
+    p.add_argument("--plot", help="with --schedules: a PNG of test accuracy against MACs along each schedule")
     p.add_argument("--batch-size", type=int, default=256)
     return p.parse_args(argv)
 
@@ -57,7 +71,12 @@ def main(argv=None) -> int:
             config = _run_config(run)
             configs.append(config)
             records += _run_records(run, config, test, store.config_hash, args.batch_size)
-        text = ablation_markdown(records, args.title or _title(configs), _notes(configs, argv))
+        if args.schedules:
+            text = schedule_markdown(records, args.title or _schedules_title(configs), _schedule_notes(configs, argv))
+            if args.plot:
+                _plot(records, args.plot, configs[0]["target"]["macs"])
+        else:
+            text = ablation_markdown(records, args.title or _title(configs), _notes(configs, argv))
         write_text(args.out, text)
         print(text, end="")
     except AscError as e:
@@ -75,11 +94,12 @@ def _run_config(run: Path) -> dict:
 def _run_records(run: Path, config: dict, test: FeatureDataset, feats_hash: str, batch_size: int) -> list[dict]:
     summary = json.loads((run / "summary.json").read_text())
     one_shot = bool(config["one_shot"])
-    epochs = config["epochs_per_step"] * (config["steps"] if one_shot else 1)
+    steps, epochs = step_epochs(config["steps"], config["epochs_per_step"], one_shot)   # as run
     records = []
     for step in summary["steps"]:
         scores = _test_scores(step_dir(run, step["step"]).root, test, feats_hash, batch_size)
         records.append({**step, "schedule": "one-shot" if one_shot else "progressive", "seed": config["seed"],
+                        "split": _split(config), "criterion": config["criterion"], "steps_run": steps,
                         "epochs_per_step": epochs, "test_acc": scores["macro_accuracy"],
                         "test_seen": scores["seen_devices"], "test_unseen": scores["unseen_devices"]})
     return records
@@ -107,6 +127,38 @@ def _title(configs: list[dict]) -> str:
     target = first["target"]
     return (f"Progressive against one-shot pruning ({split}, to {target['param_bytes']:,} B at "
             f"{target['precision']} and {_macs(target['macs'])})")
+
+
+def _split(config: dict) -> int | None:
+    """The training split of a run (its fine-tuning's data directory, e.g. data/train_split25)."""
+    try:
+        return split_number(Path(config["finetune"]["train_data"]).name)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _schedules_title(configs: list[dict]) -> str:
+    target = configs[0]["target"]
+    return (f"Pruning schedules at equal total fine-tuning epochs (to {target['param_bytes']:,} B at "
+            f"{target['precision']} and {_macs(target['macs'])})")
+
+
+def _schedule_notes(configs: list[dict], argv) -> list[str]:
+    starts = sorted({c["init"] for c in configs})
+    return [f"Start models (one per split, every run of a split starts from it): {', '.join(starts)}; scopes "
+            f"{', '.join(configs[0]['scopes'])}. Written by `python -m asc.bin.prune_report "
+            f"{' '.join(argv if argv is not None else sys.argv[1:])}`."]
+
+
+def _plot(records: list[dict], path: str, target_macs: int) -> None:
+    """One panel per (split, criterion), a line per schedule (asc.plots.plot_prune_paths)."""
+    panels: dict[str, list] = {}
+    for p in schedule_paths(records):
+        s = p.schedule
+        label = f"K = {s.steps} × {s.epochs} epochs" + (f" (n={p.seeds})" if p.seeds > 1 else " (1 seed)")
+        panels.setdefault(f"split {s.split} %, criterion {s.criterion}", []).append(
+            (label, s.steps, s.total, p.macs, p.accuracy))
+    plot_prune_paths(panels, path, target_macs)
 
 
 def _macs(macs: int) -> str:

@@ -1,7 +1,7 @@
 """Build exp/RESULTS.md from every scores.json under an experiment folder (end of stage 6).
 
     python -m asc.bin.results --exp exp/kd exp/deploy --out exp/RESULTS.md [--splits "5 10 25 50 100"]
-        [--systems "baseline rep_mobile_kd ..."]
+        [--systems "baseline rep_mobile_kd ..." [--only]]
 
 One row per system (named by its scores.json; the recipe's order first), one column per training split
 the recipe names (macro class-averaged accuracy on the test set), the mean over the splits (the ranking score) and each
@@ -26,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="the Markdown file to write (exp/RESULTS.md)")
     p.add_argument("--systems", help="systems to list first, in this order, space-separated (the recipe's "
                                      "order); the others follow alphabetically")
+    p.add_argument("--only", action="store_true",
+                   help="list the systems of --systems alone (a study's folder holds the scores of several tables)")
     p.add_argument("--splits", type=split_list,
                    help="the training splits of the table's columns, space-separated (the recipe's list, e.g. "
                         "\"5 10 25 50 100\"); scores of other splits are skipped (default: the five of DCASE2024)")
@@ -48,7 +50,7 @@ def main(argv=None) -> int:
 
         text, found = build_results(args.exp, args.systems.split() if args.systems else None,
                                     args.metric, args.title, args.compact, not args.no_notes,
-                                    args.splits)
+                                    args.splits, args.only)
         for path, reason in found.skipped:
             print(f"results: skipped {path}: {reason}", file=sys.stderr)
         if args.out.is_file() and args.out.read_text() == text:

@@ -32,7 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--system", help="system name for RESULTS.md (default: the experiment directory's name)")
     p.add_argument("--split", type=int, help="training split (default: from a split<N> folder in the path)")
-    p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (default: %(default)s)")
+    p.add_argument("--batch-size", type=int,
+                   help="clips per forward pass (default: asc.train.predict.EVAL_BATCH_SIZE, 64)")
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     p.add_argument("--compute-dtype", choices=("float32", "float16"), default="float32",
                    help="what the model computes in, whatever its file stores (default: %(default)s: full speed "

@@ -32,7 +32,7 @@ from asc.expdir import ExpDir
 from asc.fingerprint import datadir_digest, file_digest, marker_digest
 from asc.models.checkpoint_file import load_model
 from asc.train.config import TrainConfig
-from asc.train.predict import predict_logits
+from asc.train.predict import EVAL_BATCH_SIZE, predict_logits
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--feats-set", help="read dump/<features>/<SET>/feats.h5 instead of the teachers' "
                                        "training store (same feature config, checked)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE)
     p.add_argument("--num-workers", type=int, default=0)
     return p.parse_args(argv)
 

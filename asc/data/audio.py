@@ -32,13 +32,14 @@ class AudioWarning(UserWarning):
 STREAM_BLOCK_SECONDS = 10.0
 
 
-def read_audio(path: str | os.PathLike, max_frames: int | None = None) -> tuple[np.ndarray, int]:
+def read_audio(path: str | os.PathLike, max_frames: int | None = None, start: int = 0) -> tuple[np.ndarray, int]:
     """Mono float32 samples in [-1, 1] and the file's sample rate; InputError for a bad file.
-    `max_frames` reads only the start (a clip of a longer file, without decoding the rest)."""
+    `max_frames` reads only the start (a clip of a longer file, without decoding the rest); `start`
+    skips that many frames first (a segment of a long recording)."""
     path = Path(path)
     _check_file(path)
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True,
+        data, rate = sf.read(path, dtype="float32", always_2d=True, start=start,
                              frames=-1 if max_frames is None else max_frames)
     except (sf.SoundFileError, RuntimeError, ValueError) as e:
         raise InputError(path, f"not a readable audio file (unknown format, or a corrupt or truncated "

@@ -3,7 +3,9 @@
 A data directory holds text files with one `key value` line per utterance, sorted by key:
 `wav.scp` (audio path), `utt2label`, `utt2device`, `utt2city`, `utt2rec` (the 10-s recording the
 1-s segment was cut from). Adapting the recipe to a new dataset means writing these files.
-`utt2label` may be absent for an unlabeled evaluation set.
+`utt2label` may be absent for an unlabeled evaluation set. `utt2segment` (`utt start end`, seconds)
+says that the utterance is that stretch of its wav.scp file, not the whole file (segments of long
+recordings, asc.data.audio_folder); without it every utterance is its whole file.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from asc.atomic import write_text
 from asc.errors import InputError
 
 REQUIRED = ("wav.scp",)
-OPTIONAL = ("utt2label", "utt2device", "utt2city", "utt2rec")
+OPTIONAL = ("utt2label", "utt2device", "utt2city", "utt2rec", "utt2segment")
 
 
 @dataclass
@@ -26,6 +28,7 @@ class DataDir:
     device: dict[str, str] = field(default_factory=dict)
     city: dict[str, str] = field(default_factory=dict)
     rec: dict[str, str] = field(default_factory=dict)
+    segment: dict[str, str] = field(default_factory=dict)
 
     @property
     def utts(self) -> list[str]:
@@ -42,10 +45,25 @@ class DataDir:
         if missing:
             raise KeyError(f"{len(missing)} utterances not in the data directory, e.g. {sorted(missing)[:3]}")
         pick = lambda m: {k: v for k, v in m.items() if k in keep}
-        return DataDir(pick(self.wav), pick(self.label), pick(self.device), pick(self.city), pick(self.rec))
+        return DataDir(pick(self.wav), pick(self.label), pick(self.device), pick(self.city), pick(self.rec),
+                       pick(self.segment))
+
+    def span(self, utt: str) -> tuple[float, float] | None:
+        """(start, end) in seconds of the utterance within its file (utt2segment), or None: the whole file."""
+        text = self.segment.get(utt)
+        if text is None:
+            return None
+        try:
+            start, end = (float(v) for v in text.split())
+        except ValueError:
+            raise InputError("utt2segment", f"utterance {utt}: expected 'start end' in seconds, found {text!r}") from None
+        if not 0 <= start < end:
+            raise InputError("utt2segment", f"utterance {utt}: segment {start}..{end} s is empty or negative")
+        return start, end
 
 
-_FILES = {"wav": "wav.scp", "label": "utt2label", "device": "utt2device", "city": "utt2city", "rec": "utt2rec"}
+_FILES = {"wav": "wav.scp", "label": "utt2label", "device": "utt2device", "city": "utt2city", "rec": "utt2rec",
+          "segment": "utt2segment"}
 
 
 def read_table(path: str | os.PathLike) -> dict[str, str]:

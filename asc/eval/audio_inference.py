@@ -6,8 +6,10 @@ it has several channels, resampled to the model's feature rate and cut into clip
 clip length (1 s): whole clips from the start, plus the remainder zero-padded when it is at least
 half a clip long (a shorter remainder is dropped; a file shorter than one clip is zero-padded, with
 a warning). The log-mels come from asc.features.logmel with the FeatureConfig stored in the model
-file, batched across files; a file's class probabilities are the mean over its clips, or one row
-per clip.
+file, batched across files; a file's class probabilities are its clips' aggregated
+(asc.eval.recording_scores: by default the mean of their log-probabilities, as the recipes score a
+recording), or one row per clip, or both (`segment_lines`: each clip's row with its start and end
+time, then the whole file's).
 
 Every problem is per file: a file that cannot be read, or whose probabilities are not finite (NaN,
 infinity), becomes a FileResult with its error (naming the file), the others are classified; warnings (mixed down, zero-padded, silent) are kept with the
@@ -27,12 +29,13 @@ import torch.nn as nn
 
 from asc.data.audio import AudioWarning, stream_audio
 from asc.errors import AscError, InputError
+from asc.eval.recording_scores import DEFAULT_AGGREGATION, aggregate_probs
 from asc.features.logmel import FeatureConfig, make_front_end
 from asc.finite import check_finite_weights, count_nonfinite
 from asc.models.model_file import DEFAULT_COMPUTE_DTYPE, load_deployable, model_dtype
 
 SILENT_PEAK = 1e-4          # -80 dBFS: below it a recording holds no usable sound
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
 @dataclass
@@ -42,6 +45,7 @@ class FileResult:
     probs: np.ndarray | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    seconds: float | None = None            # the file's length (at the model's rate)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +55,10 @@ class FileResult:
     def mean_probs(self) -> np.ndarray:
         """The class probabilities averaged over the file's clips."""
         return self.probs.mean(axis=0)
+
+    def file_probs(self, aggregate: str = DEFAULT_AGGREGATION) -> np.ndarray:
+        """The whole file's class probabilities: its clips' aggregated (asc.eval.recording_scores)."""
+        return aggregate_probs(self.probs, aggregate)
 
 
 def segment_wave(wave: np.ndarray, clip_samples: int) -> tuple[np.ndarray, bool]:
@@ -155,6 +163,7 @@ class AudioClassifier:
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         pending.peak = peak
+        pending.result.seconds = samples / rate
         if peak < SILENT_PEAK:
             level = "every sample is zero" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
             pending.result.warnings.append(f"{path}: silent ({level}); its scores say nothing about the scene")
@@ -239,18 +248,39 @@ def format_prob(p: float) -> str:
     return f"{p:.6f}"
 
 
-def result_lines(result: FileResult, labels: list[str], average: bool = True) -> list[str]:
+def result_lines(result: FileResult, labels: list[str], average: bool = True,
+                 aggregate: str = DEFAULT_AGGREGATION) -> list[str]:
     """Tab-separated rows of one classified file (see `header`)."""
     if average:
-        probs = result.mean_probs()
+        probs = result.file_probs(aggregate)
         return [f"{result.name}\t{labels[int(probs.argmax())]}\t" + "\t".join(map(format_prob, probs))
                 + f"\t{len(result.probs)}"]
     return [f"{result.name}\t{k}\t{labels[int(row.argmax())]}\t" + "\t".join(map(format_prob, row))
             for k, row in enumerate(result.probs)]
 
 
-def header(labels: list[str], average: bool = True) -> str:
-    """Averaged: filename, scene_label, one column per class, clips. Per clip: filename, clip, ..."""
+def segment_lines(result: FileResult, labels: list[str], clip_seconds: float,
+                  aggregate: str = DEFAULT_AGGREGATION) -> list[str]:
+    """Rows of one classified file with its segments: one per clip (index, start and end in seconds,
+    the end clipped to the file's length), then the whole file's (segment `file`, 0 to its length,
+    its clips aggregated)."""
+    seconds = result.seconds if result.seconds is not None else clip_seconds * len(result.probs)
+    rows = []
+    for k, row in enumerate(result.probs):
+        start, end = k * clip_seconds, min((k + 1) * clip_seconds, seconds)
+        rows.append(f"{result.name}\t{k}\t{start:.3f}\t{end:.3f}\t{labels[int(row.argmax())]}\t"
+                    + "\t".join(map(format_prob, row)))
+    probs = result.file_probs(aggregate)
+    rows.append(f"{result.name}\tfile\t0.000\t{seconds:.3f}\t{labels[int(probs.argmax())]}\t"
+                + "\t".join(map(format_prob, probs)))
+    return rows
+
+
+def header(labels: list[str], average: bool = True, segments: bool = False) -> str:
+    """Averaged: filename, scene_label, one column per class, clips. Per clip: filename, clip, ...
+    With segments: filename, segment (clip index, or `file`), start, end, scene_label, ..."""
+    if segments:
+        return "\t".join(["filename", "segment", "start", "end", "scene_label", *labels])
     if average:
         return "\t".join(["filename", "scene_label", *labels, "clips"])
     return "\t".join(["filename", "clip", "scene_label", *labels])

@@ -24,6 +24,12 @@ SYSTEM_DESCRIPTIONS = {
     "baseline": "the DCASE2024 Task 1 baseline CNN (simplified CP-Mobile), trained without KD",
     "rep_mobile": "Rep-Mobile trained on the labels alone, without knowledge distillation",
     "rep_mobile_kd": "Rep-Mobile trained with knowledge distillation from the stored teacher-ensemble logits",
+    "baseline_kd": "the DCASE2024 Task 1 baseline CNN trained with knowledge distillation from the stored "
+                   "teacher-ensemble logits",
+    "cp_mobile_small": "CP-Mobile at Rep-Mobile's deployed complexity (the same deployed layers plus GRN), "
+                       "trained without branches and without KD",
+    "cp_mobile_small_kd": "CP-Mobile at Rep-Mobile's deployed complexity, trained without branches, with "
+                          "knowledge distillation",
     "rep_mobile_pruned": "Rep-Mobile with KD, progressively pruned, re-parameterized (fused) and stored in "
                          "float16: the deployable model of stage 5",
 }
@@ -113,14 +119,20 @@ def order_systems(records: list[dict], first: tuple[str, ...] = ()) -> list[str]
 def build_results(exp_root: Roots, systems: list[str] | None = None,
                   metric: str = "macro_accuracy", title: str = "RESULTS",
                   compact: bool = False, notes: bool = True,
-                  splits: Sequence[int] | None = None) -> tuple[str, Collected]:
+                  splits: Sequence[int] | None = None, only: bool = False) -> tuple[str, Collected]:
     """The RESULTS.md text for the scores under the folder(s) `exp_root`, and what was collected.
 
-    Rows: the systems of `systems` that have scores, in that order, then the rest alphabetically.
+    Rows: the systems of `systems` that have scores, in that order, then the rest alphabetically
+    (`only`: those of `systems` alone, e.g. one table of a study whose folder holds several).
     Columns: `splits`, as the recipe names them (default: the five of DCASE2024 Task 1).
     """
     splits = tuple(splits) if splits is not None else DCASE2024_SPLITS
     found = collect_scores(exp_root, metric, splits)
+    if only:
+        found.records = [r for r in found.records if r["system"] in set(systems or ())]
+        if not found.records:
+            raise AscError(f"{', '.join(map(str, _roots(exp_root)))}: no scores of the systems "
+                           f"{' '.join(systems or ())} at the splits {' '.join(map(str, splits))}")
     order = order_systems(found.records, tuple(systems or ()))
     if not notes:
         return results_markdown(found.records, splits, order, title=title, figure=METRICS[metric],

@@ -55,6 +55,9 @@ def comparisons_markdown(comparisons: list[Comparison], splits: Sequence[int] = 
     lines.append("")
     for c in comparisons:
         n = len(c.diffs["macro_accuracy"])
+        if n == 0:
+            lines.append(f"- `{c.better}` against `{c.than}`: not measured yet (no split has scores of both).")
+            continue
         lines.append(f"- `{c.better}` beats `{c.than}` at {c.wins('macro_accuracy')} of {n} splits on all devices "
                      f"and at {c.wins('unseen_devices')} of {len(c.diffs['unseen_devices'])} on the unseen devices.")
     return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from asc.data.feature_store import FeatureStore
 from asc.errors import InputError
 from asc.models.model_file import model_dtype
-from asc.train.predict import predict_logits
+from asc.train.predict import EVAL_BATCH_SIZE, predict_logits
 
 
 class StoreClips(Dataset):
@@ -43,7 +43,7 @@ def check_store_matches(store: FeatureStore, feats_hash: str | None, model_sourc
     return True
 
 
-def predict_probs(model: nn.Module, store: FeatureStore, utts: list[str], batch_size: int = 256,
+def predict_probs(model: nn.Module, store: FeatureStore, utts: list[str], batch_size: int | None = None,
                   device: str | torch.device = "cpu") -> np.ndarray:
     """Softmax probabilities [len(utts), classes] (float64) of `model` on the stored clips `utts`."""
     store.check_covers(utts, "the data directory")
@@ -51,7 +51,7 @@ def predict_probs(model: nn.Module, store: FeatureStore, utts: list[str], batch_
     model.to(device)
     dtype = model_dtype(model)          # float16 when the user asked to compute in it
     clips = StoreClips(store, utts) if dtype == torch.float32 else CastClips(StoreClips(store, utts), dtype)
-    logits = predict_logits(model, clips, device, batch_size=batch_size)
+    logits = predict_logits(model, clips, device, batch_size=batch_size or EVAL_BATCH_SIZE)
     return torch.softmax(logits.double(), dim=1).numpy()
 
 

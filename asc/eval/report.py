@@ -16,21 +16,36 @@ def format_scores(scores: Mapping, title: str | None = None) -> str:
 
     The `all` column is each class's accuracy over every device, the `all classes` row each
     device's accuracy over every class, and their corner the accuracy over all clips.
+    A set without devices (no `devices`) shows no device lines and one accuracy column; a
+    `per_recording` block (segments of longer recordings) adds the same figures per recording.
     """
     lines = [title, "=" * len(title), ""] if title else []
     seen = scores.get("seen_devices")
     unseen = scores.get("unseen_devices")
+    has_devices = bool(scores.get("devices"))
     lines += [
         f"macro accuracy  {percent(scores['macro_accuracy'], 2):>7} %  (mean of the class accuracies)",
         f"accuracy        {percent(scores.get('accuracy'), 2):>7} %  (all clips)",
-        f"seen devices    {percent(seen, 2):>7} %  {_group(scores, 'seen')}",
-        f"unseen devices  {percent(unseen, 2):>7} %  {_group(scores, 'unseen')}",
+    ]
+    if has_devices:
+        lines += [f"seen devices    {percent(seen, 2):>7} %  {_group(scores, 'seen')}",
+                  f"unseen devices  {percent(unseen, 2):>7} %  {_group(scores, 'unseen')}"]
+    lines += [
         f"log loss        {scores['log_loss']:>7.4f}",
         f"clips           {scores['n_clips']:>7d}",
         "",
-        "accuracy (%) by class and device",
+        "accuracy (%) by class and device" if has_devices else "accuracy (%) by class",
     ]
     lines += _table(scores)
+    per_rec = scores.get("per_recording")
+    if per_rec:
+        lines += ["", f"per recording (segment probabilities aggregated: {per_rec['aggregation']})",
+                  f"macro accuracy  {percent(per_rec['macro_accuracy'], 2):>7} %",
+                  f"accuracy        {percent(per_rec['accuracy'], 2):>7} %",
+                  f"log loss        {per_rec['log_loss']:>7.4f}",
+                  f"recordings      {per_rec['n_recordings']:>7d}"]
+        width = max(len(label) for label in per_rec["per_class"])
+        lines += [f"  {label:<{width}} {percent(value):>6}" for label, value in per_rec["per_class"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,13 @@ Writes into the output folder:
   confusion.png     row-normalized confusion matrix
   device_class.png  accuracy by class and device
   predictions.tsv   per clip: utterance, device, true label, predicted label, class probabilities
+  predictions_recording.tsv   only for segments of longer recordings (utt2segment): per recording
+                    its true and predicted label, segment count and aggregated class probabilities
   score.done        written last; records digests of the inputs
+A data directory without utt2device is scored without device figures (asc.metrics). One whose clips
+are segments of longer recordings (utt2segment, with utt2rec) is also scored per recording: the
+segments' probabilities aggregated per recording (asc.eval.recording_scores, mean of the
+log-probabilities), in scores.json's `per_recording` block.
 Every file is written atomically. A folder whose score.done records the same inputs (checkpoint,
 feature store, data directory, label list, system, split) is skipped; any change redoes the scoring.
 
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 
 DONE = "score"
 OUTPUTS = ("scores.json", "scores.txt", "confusion.png", "device_class.png", "predictions.tsv")
+RECORDING_OUTPUT = "predictions_recording.tsv"
 # Bump when what a scoring run writes changes, so that older finished folders are redone.
 FORMAT = 1
 
@@ -52,7 +59,7 @@ class ScoreJob:
     out: Path                   # output folder
     system: str | None = None   # name in RESULTS.md; default from the path (see default_system)
     split: int | None = None    # training split; default from a `split<N>` folder in the path
-    batch_size: int = 256
+    batch_size: int | None = None  # clips per forward pass; None: asc.train.predict.EVAL_BATCH_SIZE
     device: str = "cpu"
     compute_dtype: str = "float32"   # what the model computes in, whatever its file stores
 
@@ -74,7 +81,7 @@ def score(job: ScoreJob, log: Log = print) -> dict | None:
     system = job.system or default_system(checkpoint, exp_dir)
     split = job.split if job.split is not None else split_from_path(checkpoint)
     inputs = _inputs(checkpoint, store, job, system, split)
-    if unchanged(job.out, DONE, inputs, [job.out / name for name in OUTPUTS]):
+    if unchanged(job.out, DONE, inputs, [job.out / name for name in outputs_of(job.data)]):
         log(f"{job.out} already holds the scores of {checkpoint} for these inputs ({DONE}.done); nothing to do")
         return None
 
@@ -84,7 +91,10 @@ def score(job: ScoreJob, log: Log = print) -> dict | None:
     else:
         result = _compute(job, checkpoint, system, split, store, log)
     mark_done(job.out, DONE, {"inputs": inputs, "macro_accuracy": result["macro_accuracy"]})
-    log(f"{system} split {split}: macro accuracy {100 * result['macro_accuracy']:.2f} %, "
+    per_rec = result.get("per_recording")
+    recs = (f", per recording ({per_rec['n_recordings']}) {100 * per_rec['macro_accuracy']:.2f} %"
+            if per_rec else "")
+    log(f"{system} split {split}: macro accuracy {100 * result['macro_accuracy']:.2f} %{recs}, "
         f"log loss {result['log_loss']:.4f} -> {job.out}")
     return result
 
@@ -116,6 +126,7 @@ def _compute(job: ScoreJob, checkpoint: Path, system: str, split: int | None, st
         raise InputError(loaded.path, f"the model has {probs.shape[1]} outputs, {job.labels} lists "
                                       f"{len(labels)} classes")
     scores = compute_scores(truth, probs, devices, labels).to_dict()
+    scores.update(_per_recording(data, job.data, truth, probs, labels))
     figures = model_figures(loaded.model.cpu(), (1, store.n_mels, store.n_frames),
                             loaded.precision or "float16", loaded.complexity)
     result = _result(job, loaded, system, split, store, scores, figures)
@@ -140,12 +151,37 @@ def _compute_from_logits(job: ScoreJob, logits_file: Path, system: str, split: i
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     scores = compute_scores(truth, probs, devices, labels).to_dict()
+    scores.update(_per_recording(data, job.data, truth, probs, labels))
     head = {"system": system, "split": split, "checkpoint": str(job.checkpoint), "checkpoint_file": str(logits_file),
             "model_name": "logits", "deployed": False, "data": str(job.data), "feats": None,
             "feature_config_hash": None}
     result = {**head, **scores, "params": None, "macs": None, "complexity": None}
     _write_outputs(job.out, result, data.utts, truth, devices, probs, labels)
     return result
+
+
+def outputs_of(data: Path) -> tuple[str, ...]:
+    """The files a scoring of data directory `data` writes (one more for segments of recordings)."""
+    return OUTPUTS + (RECORDING_OUTPUT,) if (Path(data) / "utt2segment").is_file() else OUTPUTS
+
+
+def _per_recording(data: DataDir, source: Path, truth: list[str], probs, labels: list[str]) -> dict:
+    """{"per_recording": scores of the segments aggregated per recording} for segments of longer
+    recordings (utt2segment), else {}."""
+    if not data.segment:
+        return {}
+    from asc.eval.recording_scores import DEFAULT_AGGREGATION, recording_predictions
+    from asc.metrics import compute_scores
+
+    recs, rec_truth, rec_probs, counts = recording_predictions(data.utts, data.rec, truth, probs,
+                                                               source=str(source / "utt2rec"))
+    scores = compute_scores(rec_truth, rec_probs, None, labels)
+    return {"per_recording": {"aggregation": DEFAULT_AGGREGATION, "macro_accuracy": scores.macro_accuracy,
+                              "accuracy": scores.accuracy, "per_class": scores.per_class,
+                              "log_loss": scores.log_loss, "n_recordings": len(recs),
+                              "confusion": scores.confusion, "labels": labels,
+                              "recordings": {"ids": recs, "truth": rec_truth, "segments": counts,
+                                             "probs": rec_probs.tolist()}}}
 
 
 def default_system(checkpoint: Path, exp_dir: Path | None) -> str:
@@ -171,6 +207,8 @@ def _inputs(checkpoint: Path, store: FeatureStore | None, job: ScoreJob, system:
         raise InputError(job.labels, "label list not found")
     marker = read_marker(store.path) if store is not None else {}
     data_files = [job.data / name for name in ("wav.scp", "utt2label", "utt2device")]
+    if (job.data / "utt2segment").is_file():        # scored per recording too
+        data_files += [job.data / "utt2rec", job.data / "utt2segment"]
     return {"format": FORMAT, "checkpoint": file_digest(checkpoint),
             "feats": {key: marker.get(key) for key in ("bytes", "utts_hash", "config_hash", "sources")} if marker else None,
             "data": files_digest(data_files), "labels": file_digest(job.labels),
@@ -183,15 +221,16 @@ def _check_labels(loaded: LoadedModel, labels: list[str], labels_path: Path) -> 
                                       f"{loaded.labels} (another label list or order)")
 
 
-def _truth(data: DataDir, source: Path, labels: list[str]) -> tuple[list[str], list[str]]:
-    """True labels and devices of every clip, in data.utts order; InputError if any is missing."""
-    for table, name in ((data.label, "utt2label"), (data.device, "utt2device")):
-        if not table:
-            raise InputError(source / name, f"missing: scoring needs the {name.removeprefix('utt2')} of every clip")
+def _truth(data: DataDir, source: Path, labels: list[str]) -> tuple[list[str], list[str] | None]:
+    """True labels and devices (None for a data directory without utt2device) of every clip, in
+    data.utts order; InputError if the labels are missing."""
+    if not data.label:
+        raise InputError(source / "utt2label", "missing: scoring needs the label of every clip")
     unknown = sorted({data.label[u] for u in data.utts} - set(labels))
     if unknown:
         raise InputError(source / "utt2label", f"label(s) {unknown} are not in the label list {labels}")
-    return [data.label[u] for u in data.utts], [data.device[u] for u in data.utts]
+    devices = [data.device[u] for u in data.utts] if data.device else None
+    return [data.label[u] for u in data.utts], devices
 
 
 def _result(job: ScoreJob, loaded: LoadedModel, system: str, split: int | None, store: FeatureStore,
@@ -204,6 +243,8 @@ def _result(job: ScoreJob, loaded: LoadedModel, system: str, split: int | None, 
 
 def _write_outputs(out: Path, result: dict, utts: list[str], truth: list[str], devices: list[str],
                    probs, labels: list[str]) -> None:
+    import numpy as np
+
     from asc.atomic import write_json, write_text
     from asc import plots
     from asc.eval.report import format_scores
@@ -218,9 +259,17 @@ def _write_outputs(out: Path, result: dict, utts: list[str], truth: list[str], d
     write_text(out / "scores.txt", text)
     plots.plot_confusion(result, out / "confusion.png",
                          title=f"{result['system']}: macro accuracy {100 * result['macro_accuracy']:.1f} %")
-    plots.plot_device_class(result, out / "device_class.png", title=f"{result['system']}: accuracy by class and device")
+    plots.plot_device_class(result, out / "device_class.png", title=f"{result['system']}: accuracy by class"
+                            + (" and device" if result["devices"] else ""))
     predicted = probs.argmax(axis=1)
     rows = ["utt\tdevice\tscene_label\tpredicted\t" + "\t".join(labels)]
     rows += [f"{u}\t{d}\t{t}\t{labels[k]}\t" + "\t".join(f"{p:.6f}" for p in row)
-             for u, d, t, k, row in zip(utts, devices, truth, predicted, probs)]
+             for u, d, t, k, row in zip(utts, devices or ["-"] * len(utts), truth, predicted, probs)]
     write_text(out / "predictions.tsv", "\n".join(rows) + "\n")
+    per_rec = result.get("per_recording")
+    if per_rec:
+        recs = per_rec["recordings"]
+        rows = ["recording\tscene_label\tpredicted\tsegments\t" + "\t".join(labels)]
+        rows += [f"{r}\t{t}\t{labels[int(np.argmax(p))]}\t{n}\t" + "\t".join(f"{v:.6f}" for v in p)
+                 for r, t, n, p in zip(recs["ids"], recs["truth"], recs["segments"], recs["probs"])]
+        write_text(out / RECORDING_OUTPUT, "\n".join(rows) + "\n")

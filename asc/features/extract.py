@@ -9,6 +9,7 @@ marks it done and removes the shards.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -63,7 +64,11 @@ def store_sources(data: DataDir) -> dict:
     """What the features are computed from beyond their config: the audio files (name, size, mtime)
     and the versions of the libraries that make the filterbank and resample. A wav rewritten under the
     same name, or another librosa, makes a finished store stale."""
-    return {"audio": audio_digest(data.wav[u] for u in data.utts), "libraries": library_versions()}
+    sources = {"audio": audio_digest(data.wav[u] for u in data.utts), "libraries": library_versions()}
+    if data.segment:        # segments of longer files: where each is cut from is part of the input
+        sources["segments"] = hashlib.sha256("".join(f"{u} {data.segment[u]}\n" for u in data.utts)
+                                             .encode()).hexdigest()[:16]
+    return sources
 
 
 def store_status(cfg: FeatureConfig, data: DataDir, out_dir: str | os.PathLike) -> str | None:
@@ -94,6 +99,7 @@ def extract_shard(cfg: FeatureConfig, data: DataDir, data_name: str, out_dir: st
         return False
     if path.exists():
         log(f"{path} {problem}; rebuilding it")
+    check_segments(data, cfg, data_name)
     remove_temporaries(path)
     check_free_space(path.parent, store_bytes(len(mine), cfg.n_mels, cfg.clip_frames), f"shard {shard}")
     if mine:
@@ -103,22 +109,33 @@ def extract_shard(cfg: FeatureConfig, data: DataDir, data_name: str, out_dir: st
             f"there are shards) -> {path}")
     with create_store(path, mine, cfg.n_mels, cfg.clip_frames, cfg.to_yaml(), cfg.hash(), data_name,
                       marker) as feats:
-        _compute(feats, [data.wav[u] for u in mine], cfg, device, lambda done, rate: log(
+        _compute(feats, [(data.wav[u], data.span(u)) for u in mine], cfg, device, lambda done, rate: log(
             f"shard {shard}/{num_shards}: {done}/{len(mine)} clips ({rate:.0f} clips/s)"))
     return True
 
 
-def _compute(feats: h5py.Dataset, wavs: list[str], cfg: FeatureConfig, device: str,
-             progress: Callable[[int, float], None]) -> None:
-    """Fill `feats` with the log-mels of `wavs`, BATCH clips per front-end call."""
+def check_segments(data: DataDir, cfg: FeatureConfig, data_name: str) -> None:
+    """InputError unless every segment of `data` (utt2segment) is one clip of `cfg` long: a segment
+    of another length would be cut or padded silently, clip by clip."""
+    lengths = {round(end - start, 3) for start, end in (data.span(u) for u in data.segment)}
+    wrong = sorted(length for length in lengths if abs(length - cfg.clip_seconds) > 1e-3)
+    if wrong:
+        raise InputError(f"{data_name}/utt2segment", f"segments of {', '.join(f'{w:g}' for w in wrong)} s, but "
+                         f"the feature config cuts {cfg.clip_seconds:g}-s clips: make the data config's "
+                         f"segment_seconds equal the feature configs' clip_seconds")
+
+
+def _compute(feats: h5py.Dataset, wavs: list[tuple[str, tuple[float, float] | None]], cfg: FeatureConfig,
+             device: str, progress: Callable[[int, float], None]) -> None:
+    """Fill `feats` with the log-mels of `wavs` (file, segment or None), BATCH clips per front-end call."""
     front = make_front_end(cfg).to(device)
     began, every = time.time(), max(1, len(wavs) // 10)
     rates: dict[int, list[str]] = {}
     for a in range(0, len(wavs), BATCH):
-        waves = np.stack([read_clip(w, cfg, rates) for w in wavs[a:a + BATCH]])
+        waves = np.stack([read_clip(w, cfg, rates, span) for w, span in wavs[a:a + BATCH]])
         with torch.inference_mode():
             out = front(torch.from_numpy(waves).to(device)).cpu().numpy()
-        _check_finite(out, wavs[a:a + BATCH])
+        _check_finite(out, [w for w, _ in wavs[a:a + BATCH]])
         done = a + len(waves)
         feats[a:done] = out.astype(np.float16)
         if done // every != a // every or done == len(wavs):
@@ -138,9 +155,16 @@ def _check_finite(feats: np.ndarray, wavs: list[str]) -> None:
                                   "outside [-1, 1]?)")
 
 
-def read_clip(path: str, cfg: FeatureConfig, rates: dict[int, list[str]] | None = None) -> np.ndarray:
+def read_clip(path: str, cfg: FeatureConfig, rates: dict[int, list[str]] | None = None,
+              span: tuple[float, float] | None = None) -> np.ndarray:
     """One clip at the feature rate and length (mono float32 [clip_samples]); `rates` (if given)
-    collects the files by their own sample rate."""
+    collects the files by their own sample rate. With `span` (start, end seconds: a segment of a long
+    recording, utt2segment) the clip is that stretch of the file, zero-padded past the file's end."""
+    if span is not None:
+        wave, rate = read_segment(path, span[0], cfg)
+        if rates is not None:
+            rates.setdefault(rate, []).append(str(path))
+        return fix_length(resample(wave, rate, cfg.sample_rate), cfg.clip_samples)
     wave, rate, seconds = _read_start(path, cfg)
     if rates is not None:
         rates.setdefault(rate, []).append(str(path))
@@ -151,6 +175,22 @@ def read_clip(path: str, cfg: FeatureConfig, rates: dict[int, list[str]] | None 
                       AudioWarning, stacklevel=2)
         wave = fix_length(wave, cfg.clip_samples)
     return wave
+
+
+def read_segment(path: str, start: float, cfg: FeatureConfig) -> tuple[np.ndarray, int]:
+    """The samples of one clip from `start` seconds into `path` (plus a margin for the resampler's
+    filter; fewer at the file's end) and the file's rate: only that stretch is decoded."""
+    length = audio_length(path)
+    if length is None:
+        return read_audio(path)                       # raises the reader's error naming the file
+    frames, rate = length
+    first = int(round(start * rate))
+    needed = -(-cfg.clip_samples * rate // cfg.sample_rate) + rate // 10
+    if first >= frames:
+        raise InputError(path, f"segment at {start:.3f} s starts after the file's end ({frames / rate:.3f} s); "
+                               f"the file changed since the data preparation: run it again")
+    wave, rate = read_audio(path, max_frames=needed, start=first)
+    return wave, rate
 
 
 def _read_start(path: str, cfg: FeatureConfig) -> tuple[np.ndarray, int, float]:

@@ -26,6 +26,15 @@ BatchNorm (and the fused convolution, if the site is already fused) to the kept 
 depthwise site (groups = in = out) `keep_out_channels` shrinks input, output and groups together.
 A site reads its channel counts from its convolutions, so a library that edits the convolutions in
 place (torch-pruning) leaves it consistent as well.
+
+Speed. A multi-branch site computes the same function with less work than branch by branch: in
+training mode its forward is one convolution with the batch-normalized kernels summed, its backward
+BatchNorm's and the convolution's own kernels per branch (asc.models.rep_training); in eval mode it
+is the one convolution of `fused_kernel()`. Branch by
+branch (`forward_branches`, the reference) remains where that does not apply: a BatchNorm other than
+nn.BatchNorm2d with affine parameters and running statistics (e.g. the DDP GlobalBatchNorm2d),
+forward hooks on a branch (tracers such as torch-pruning's must see every branch run), autocast,
+JIT/FX tracing, or `FAST_PATH = False` (bench/train_step.py times the two side by side).
 """
 from __future__ import annotations
 
@@ -35,8 +44,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from asc.models import rep_training
+
 BRANCHES = ("kxk", "1x1", "kx1", "1xk", "identity")
 CONV_BRANCHES = ("kxk", "1x1", "kx1", "1xk")
+# False: every multi-branch site computes branch by branch (the reference; bench and tests set it)
+FAST_PATH = True
 
 
 def fold_batchnorm(weight: torch.Tensor, bias: torch.Tensor | None,
@@ -146,11 +159,76 @@ class RepConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused is not None:
             return self.fused(x)
+        if len(self.branches) > 1 and FAST_PATH and self._fast_path_applies(x):
+            if not self.training:
+                weight, bias = self.fused_kernel()
+                return F.conv2d(x, weight, bias, self.stride, _centre(self.kernel_size), 1, self.groups)
+            return self._training_step(x)
+        return self.forward_branches(x)
+
+    def forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """The sum of the branches computed branch by branch: the definition (and the reference)."""
         out = None
         for branch in self.branches.values():
             y = branch(x)
             out = y if out is None else out + y
         return out
+
+    def _batchnorms(self) -> list[nn.BatchNorm2d]:
+        return [b.bn if isinstance(b, ConvBN) else b for b in self.branches.values()]
+
+    def _fast_path_applies(self, x: torch.Tensor) -> bool:
+        """Whether the one-convolution computation gives what the branches would (module docstring)."""
+        if torch.jit.is_tracing() or isinstance(x, torch.fx.Proxy) or torch.is_autocast_enabled(x.device.type):
+            return False
+        for branch in self.branches.values():
+            if branch._forward_hooks or branch._forward_pre_hooks:
+                return False
+            parts = (branch.conv, branch.bn) if isinstance(branch, ConvBN) else ()
+            if any(m._forward_hooks or m._forward_pre_hooks for m in parts):
+                return False
+        for bn in self._batchnorms():
+            if (type(bn) is not nn.BatchNorm2d or not bn.affine or not bn.track_running_stats
+                    or bn.training != self.training):
+                return False
+        return True
+
+    def _training_step(self, x: torch.Tensor) -> torch.Tensor:
+        """Training-mode forward through asc.models.rep_training (batch statistics, running stats updated)."""
+        out_size = [(n + 2 * p - k) // s + 1 for n, p, k, s in
+                    zip(x.shape[-2:], _centre(self.kernel_size), self.kernel_size, self.stride)]
+        if x.shape[0] * out_size[0] * out_size[1] <= 1:
+            return self.forward_branches(x)     # BatchNorm's own error: one value per channel
+        branches, weights, gammas, betas = [], [], [], []
+        identity = None
+        for name, branch in self.branches.items():
+            bn = branch.bn if isinstance(branch, ConvBN) else branch
+            bn.num_batches_tracked.add_(1)
+            momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+            if isinstance(branch, ConvBN):
+                kh, kw = branch.conv.kernel_size
+                crop = ((self.kernel_size[0] - kh) // 2, (self.kernel_size[1] - kw) // 2, kh, kw)
+                weights.append(branch.conv.weight)
+                padding = branch.conv.padding
+            else:
+                identity = self._identity_kernel(x)
+                crop, padding = (0, 0) + self.kernel_size, _centre(self.kernel_size)
+                weights.append(None)
+            branches.append(rep_training.Branch(name == "identity", padding, crop, bn.running_mean,
+                                                bn.running_var, momentum, bn.eps))
+            gammas.append(bn.weight)
+            betas.append(bn.bias)
+        site = rep_training.Site(self.stride, _centre(self.kernel_size), self.groups, self.kernel_size, identity)
+        return rep_training.site_step(x, site, branches, weights, gammas, betas)
+
+    def _identity_kernel(self, like: torch.Tensor) -> torch.Tensor:
+        """identity_kernel of this site, kept between steps (it depends only on shape, dtype, device)."""
+        key = (self.out_channels, self.groups, self.kernel_size, like.dtype, like.device)
+        cached = getattr(self, "_identity_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, identity_kernel(self.out_channels, self.groups, self.kernel_size, like))
+            self._identity_cache = cached
+        return cached[1]
 
     def fused_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Kernel and bias of the one convolution equal to the sum of the branches in eval mode."""
@@ -219,6 +297,11 @@ class RepConv2d(nn.Module):
         state = "fused" if self.fused is not None else f"branches={self.branch_names}"
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, groups={self.groups}, {state}")
+
+
+def _centre(kernel_size: tuple[int, int]) -> tuple[int, int]:
+    """The padding that centres an odd kernel (every branch of a site is on the same grid)."""
+    return kernel_size[0] // 2, kernel_size[1] // 2
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:

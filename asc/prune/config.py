@@ -25,6 +25,7 @@ from asc.prune.plan import Target
 from asc.prune.schedule import step_epochs
 from asc.prune.structured import KINDS
 from asc.train.config import RUNTIME_KEYS, TrainConfig, validate
+from asc.train.predict import EVAL_BATCH_SIZE
 
 # finetune keys that the pruner sets per step
 PRUNER_KEYS = ("model_config", "model", "model_options", "init_checkpoint", "epochs", "seed")
@@ -46,7 +47,7 @@ class DeployConfig:
     """The deployable model written after the last step."""
     check_precision: bool = True      # measure test accuracy in float16 against float32 (needs --test-*)
     max_accuracy_drop: float = 0.5    # percentage points the float16 model may lose against float32
-    batch_size: int = 256
+    batch_size: int = EVAL_BATCH_SIZE
 
 
 @dataclass

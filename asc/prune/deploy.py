@@ -37,6 +37,7 @@ from asc.metrics import compute_scores
 from asc.models import reparameterize
 from asc.models.checkpoint_file import load_model
 from asc.models.model_file import load_deployed
+from asc.train.predict import EVAL_BATCH_SIZE
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
 DONE = "deploy"
@@ -98,7 +99,7 @@ def _int8_form(model: nn.Module, model_name: str, model_options: dict,
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: Dataset, dtype: torch.dtype, device: str | torch.device = "cpu",
-            batch_size: int = 256) -> torch.Tensor:
+            batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
     """Logits (float32, CPU) of `model` run in `dtype` on every clip of `dataset` (items start with x)."""
     model = (model.to(device=device, dtype=dtype) if any(True for _ in model.parameters()) else model).eval()
     chunks = [model(batch[0].to(device=device, dtype=dtype)).float().cpu()
@@ -107,7 +108,7 @@ def predict(model: nn.Module, dataset: Dataset, dtype: torch.dtype, device: str 
 
 
 def precision_check(reference: nn.Module, deployed_path: str | os.PathLike, dataset, precision: str,
-                    device: str | torch.device = "cpu", batch_size: int = 256) -> dict:
+                    device: str | torch.device = "cpu", batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """Test scores of the fused float32 network and of the saved file run in `precision` (and in float32).
 
     `dataset` is a FeatureDataset of labelled clips. Returns a JSON-ready dict; `difference_points` is
@@ -176,7 +177,7 @@ def _limits_message(report: dict) -> str:
 
 def run_deploy(model_path: str | os.PathLike, out_dir: str | os.PathLike, features: dict, labels: Sequence[str],
                source_hash: str, precision: str = "float16", input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
-               test_set=None, max_drop_points: float = 0.5, batch_size: int = 256,
+               test_set=None, max_drop_points: float = 0.5, batch_size: int = EVAL_BATCH_SIZE,
                device: str | torch.device = "cpu", inputs: dict | None = None) -> dict:
     """The deploy stage: model.pt and complexity.json from a pruned checkpoint, the float16 check on
     `test_set` (a FeatureDataset; None skips it) into precision.json, then deploy.done.

@@ -33,9 +33,9 @@ def ablation_markdown(records: Iterable[Mapping], title: str, notes: Sequence[st
         for step in sorted(k[1] for k in by_key if k[0] == schedule):
             rows = by_key[(schedule, step)]
             lines.append("| " + " | ".join([
-                schedule, str(step), _count(rows, "params"), _count(rows, "param_bytes"), _count(rows, "macs"),
-                _acc(rows, "val_acc_pruned"), _acc(rows, "val_acc"), _acc(rows, "test_acc"),
-                _acc(rows, "test_unseen")]) + " |")
+                schedule, str(step), count_cell(rows, "params"), count_cell(rows, "param_bytes"), count_cell(rows, "macs"),
+                accuracy_cell(rows, "val_acc_pruned"), accuracy_cell(rows, "val_acc"), accuracy_cell(rows, "test_acc"),
+                accuracy_cell(rows, "test_unseen")]) + " |")
     lines += ["", "### Final models", "",
               "| schedule | steps × epochs | params | MACs | test acc | test acc, seen devices "
               "| test acc, unseen devices |", "|---|---|---:|---:|---:|---:|---:|"]
@@ -44,9 +44,9 @@ def ablation_markdown(records: Iterable[Mapping], title: str, notes: Sequence[st
         rows = by_key[(schedule, last)]
         epochs = sorted({r.get("epochs_per_step") for r in rows})
         plan = f"{last} × {epochs[0]}" if len(epochs) == 1 else f"{last} × {epochs}"
-        lines.append("| " + " | ".join([schedule, plan, _count(rows, "params"), _count(rows, "macs"),
-                                        _acc(rows, "test_acc"), _acc(rows, "test_seen"),
-                                        _acc(rows, "test_unseen")]) + " |")
+        lines.append("| " + " | ".join([schedule, plan, count_cell(rows, "params"), count_cell(rows, "macs"),
+                                        accuracy_cell(rows, "test_acc"), accuracy_cell(rows, "test_seen"),
+                                        accuracy_cell(rows, "test_unseen")]) + " |")
     lines += [""] + list(notes)
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -55,7 +55,8 @@ def _values(rows: Sequence[Mapping], key: str) -> list[float]:
     return [float(r[key]) for r in rows if r.get(key) is not None]
 
 
-def _acc(rows: Sequence[Mapping], key: str) -> str:
+def accuracy_cell(rows: Sequence[Mapping], key: str) -> str:
+    """Mean ± standard deviation (%) of the fractions `key` of the rows; one value alone; – if none."""
     values = [100 * v for v in _values(rows, key)]
     if not values:
         return MISSING
@@ -64,7 +65,8 @@ def _acc(rows: Sequence[Mapping], key: str) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def _count(rows: Sequence[Mapping], key: str) -> str:
+def count_cell(rows: Sequence[Mapping], key: str) -> str:
+    """A count of the rows (params, MACs), or its range where they differ; – if none."""
     values = _values(rows, key)
     if not values:
         return MISSING

@@ -19,20 +19,32 @@ from asc.config import load_config
 from asc.data.datadir import read_labels
 from asc.errors import ConfigError
 from asc.models import ModelConfig
+from asc.train.predict import EVAL_BATCH_SIZE
 
 # Options that change how fast a run goes but not what it computes: left out of the config hash, so a
 # run may be resumed with more loader workers or a different logging interval.
 # pretrained_dir is only where a pretrained file is read from: the file itself is checked against its
 # SHA-256 (asc.models.pretrained_files), so moving the folder changes nothing computed.
 RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size", "pretrained_dir")
+# KD options added after runs were made: at their default they are left out of the hash, so that a finished
+# experiment from before them is still recognised as the same config (and not refused as another one).
+NEW_KD_DEFAULTS = {"teacher_mode": "stored", "members": []}
 
 
 @dataclass
 class KDConfig:
-    """Knowledge distillation: loss = lambda_ce·CE + (1 − lambda_ce)·T²·KL(teacher ‖ student)."""
+    """Knowledge distillation: loss = lambda_ce·CE + (1 − lambda_ce)·T²·KL(teacher ‖ student).
+
+    The teacher's answer comes from the stored logits of stage 3 (`teacher_mode: stored`), or from the
+    teachers themselves, frozen, run on the student's own augmented batch (`online`,
+    asc.train.online_teacher): the teachers are the members the logits file names, or `members`.
+    """
     lambda_ce: float = 0.02           # 1.0 = plain cross-entropy training (the no-KD ablation)
     temperature: float = 2.0
     teacher_logits: str | None = None  # HDF5 of stored ensemble logits (stage 3); needed when lambda_ce < 1
+    teacher_mode: Literal["stored", "online"] = "stored"
+    members: list[str] = field(default_factory=list)  # online only: teachers' experiment folders to run
+                                                      # instead of the members of teacher_logits
 
 
 @dataclass
@@ -62,7 +74,8 @@ class TrainConfig:
     pretrained_dir: str = ""          # folder of pretrained files (db.sh's PRETRAINED_DIR; --pretrained-dir)
     # optimization
     epochs: int = 10
-    min_steps: int = 0                # at least this many optimizer steps: more epochs on tiny splits
+    min_steps: int = 0                # at least this many optimizer steps: more epochs on small splits
+                                      # (asc.train.trainer.epochs_to_run says why epochs)
     batch_size: int = 64              # global batch: divided among the processes of a DDP run
     lr: float = 1e-3
     weight_decay: float = 1e-3
@@ -78,7 +91,7 @@ class TrainConfig:
     amp: bool = True                  # automatic mixed precision (CUDA only; ignored on the CPU)
     channels_last: bool = True        # NHWC activations: 1.5x faster CNN training on the CPU (bench/train_step.py)
     num_workers: int = 0
-    eval_batch_size: int = 256
+    eval_batch_size: int = EVAL_BATCH_SIZE   # clips per validation forward pass (memory, not speed)
     log_interval: int = 50            # steps between progress lines when not on a terminal
 
 
@@ -163,9 +176,14 @@ def validate(cfg: TrainConfig, source: str = "config") -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {message}")
-    if cfg.kd.lambda_ce < 1.0 and not cfg.kd.teacher_logits:
-        raise ConfigError(f"{source}: kd.lambda_ce is {cfg.kd.lambda_ce} (distillation) but no "
-                          f"kd.teacher_logits file is given (--teacher-logits); set kd.lambda_ce=1 for plain training")
+    if cfg.kd.members and cfg.kd.teacher_mode != "online":
+        raise ConfigError(f"{source}: kd.members names teachers to run in the loop, but kd.teacher_mode is "
+                          f"'{cfg.kd.teacher_mode}'; set kd.teacher_mode=online (or drop kd.members)")
+    if cfg.kd.lambda_ce < 1.0 and not cfg.kd.teacher_logits and not cfg.kd.members:
+        where = ("kd.teacher_logits file (--teacher-logits) whose members are the teachers, nor kd.members"
+                 if cfg.kd.teacher_mode == "online" else "kd.teacher_logits file is given (--teacher-logits)")
+        raise ConfigError(f"{source}: kd.lambda_ce is {cfg.kd.lambda_ce} (distillation) but no {where}; "
+                          f"set kd.lambda_ce=1 for plain training")
 
 
 def config_hash(cfg: TrainConfig) -> str:
@@ -173,5 +191,8 @@ def config_hash(cfg: TrainConfig) -> str:
     data = dataclasses.asdict(cfg)
     for key in RUNTIME_KEYS:
         data.pop(key, None)
+    for key, default in NEW_KD_DEFAULTS.items():   # runs from before these options keep their hash
+        if data["kd"].get(key) == default:
+            data["kd"].pop(key)
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -5,7 +5,8 @@
 as in the CP-JKU recipe (λ = 0.02, T = 2). The T² keeps the gradient of the KL term on the scale of
 the CE gradient whatever the temperature (Hinton et al., 2015). λ = 1 is plain training.
 With mixup (`asc.augment.mixup.MixedBatch`: partner `perm`, weight `lam` per clip) the CE terms of
-both labels are mixed, and the teacher's probabilities at temperature T are mixed (not its logits).
+both labels are mixed, and the stored teacher's probabilities at temperature T are mixed (not its
+logits); a teacher in the loop answers on the mixed clip itself, and its answer is the target.
 """
 from __future__ import annotations
 
@@ -50,13 +51,19 @@ def distillation(student_logits: torch.Tensor, targets: torch.Tensor, temperatur
 
 
 def kd_loss(student_logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None,
-            lambda_ce: float, temperature: float, mix: MixedBatch | None = None) -> LossParts:
-    """λ·CE + (1 − λ)·T²·KL; with λ = 1 the teacher is not needed and the loss is plain CE."""
+            lambda_ce: float, temperature: float, mix: MixedBatch | None = None,
+            teacher_saw_mix: bool = False) -> LossParts:
+    """λ·CE + (1 − λ)·T²·KL; with λ = 1 the teacher is not needed and the loss is plain CE.
+
+    `teacher_saw_mix`: the teacher logits are the teacher's answer on the mixed batch itself (a teacher
+    in the loop, asc.train.online_teacher), so they are the target as they are; otherwise (stored logits
+    of the clean clips) the two clips' soft targets are mixed like the inputs."""
     ce = cross_entropy(student_logits, labels, mix)
     if lambda_ce >= 1.0:
         return LossParts(ce, ce.detach(), torch.zeros((), device=ce.device))
     if teacher_logits is None:
         raise ValueError(f"lambda_ce={lambda_ce} needs teacher logits")
-    kd = distillation(student_logits, teacher_targets(teacher_logits, temperature, mix), temperature)
+    targets = teacher_targets(teacher_logits, temperature, None if teacher_saw_mix else mix)
+    kd = distillation(student_logits, targets, temperature)
     total = lambda_ce * ce + (1.0 - lambda_ce) * kd
     return LossParts(total, ce.detach(), kd.detach())

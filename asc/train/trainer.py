@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from asc.atomic import mark_done
-from asc.augment.device_ir import load_dir_gains
+from asc.augment.device_ir import gains_for_front_end
 from asc.augment.mixup import mixup
 from asc.augment.pipeline import Augmenter
 from asc.config import dump_yaml
@@ -47,8 +47,10 @@ from asc.models.checkpoint_file import load_checkpoint, rng_state, save_checkpoi
 from asc.models.checkpoints import load_pretrained
 from asc.models.pretrained_files import resolve as resolve_pretrained
 from asc.train.config import TrainConfig, config_hash
+from asc.train.curves import CurveWriter
 from asc.train.distributed import (DistEnv, all_reduce_mean, barrier, make_sampler, wrap_model)
 from asc.train.losses import LossParts, kd_loss
+from asc.train.online_teacher import OnlineTeachers, member_exps, seconds_per_frame, teacher_digests
 from asc.train.predict import autocast, predict_logits
 from asc.train.run_log import attach_log, detach_log, write_if_changed, write_metrics
 from asc.train.schedule import build_scheduler
@@ -67,6 +69,7 @@ class TrainData:
     feats_hash: str
     dir_gains: torch.Tensor | None = None
     inputs: dict = field(default_factory=dict)
+    online: OnlineTeachers | None = None   # teachers run in the loop (kd.teacher_mode online)
 
 
 @dataclass
@@ -102,9 +105,17 @@ def train_inputs(cfg: TrainConfig) -> dict:
     """Digests of what a run reads beyond its config: the feature store (its done marker, new at every
     rebuild), the data directory, the label list and the teacher logits. The config names these
     files; only their digests tell that their content changed."""
-    return {"feats": marker_digest(cfg.feats), "train_data": datadir_digest(cfg.train_data),
-            "labels": file_digest(cfg.labels) if Path(cfg.labels).is_file() else None,
-            "teacher_logits": teacher_logits_digest(cfg)}
+    inputs = {"feats": marker_digest(cfg.feats), "train_data": datadir_digest(cfg.train_data),
+              "labels": file_digest(cfg.labels) if Path(cfg.labels).is_file() else None,
+              "teacher_logits": teacher_logits_digest(cfg)}
+    if distils_online(cfg):
+        inputs["teachers"] = teacher_digests(member_exps(cfg.kd.members, cfg.kd.teacher_logits))
+    return inputs
+
+
+def distils_online(cfg: TrainConfig) -> bool:
+    """True when the run's teachers are run in the loop rather than read from stored logits."""
+    return cfg.kd.lambda_ce < 1.0 and cfg.kd.teacher_mode == "online"
 
 
 def _check_inputs(recorded: dict, now: dict, where: Path, what: str, exp: Path) -> None:
@@ -140,6 +151,9 @@ def train(cfg: TrainConfig, exp: str | os.PathLike, env: DistEnv) -> dict:
 
 def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
     data = load_data(cfg)
+    if distils_online(cfg):
+        data.online = OnlineTeachers(member_exps(cfg.kd.members, cfg.kd.teacher_logits), data.train.utts,
+                                     data.labels, cfg.augment, seconds_per_frame(data.train.store), env.device)
     model = _build_model(cfg, data.labels, env)
     per_rank = _per_rank_batch(cfg, env, len(data.train))
     sampler = make_sampler(data.train, env, cfg.seed)
@@ -162,6 +176,7 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
         write_if_changed(paths.config, dump_yaml(given))
         _log_start(cfg, env, data, model, augmenter, digest, per_rank, len(loader), progress)
     ddp_model = wrap_model(model, env)
+    curves = CurveWriter(paths.curves, paths.tensorboard, title=f"{cfg.model} {paths.root}")
 
     for epoch in range(progress.next_epoch, cfg.epochs):
         generator = _seed_epoch(cfg.seed, epoch, env.rank)
@@ -175,10 +190,12 @@ def _run(cfg: TrainConfig, paths: ExpDir, digest: str, env: DistEnv) -> dict:
             if data.val is not None:
                 record.update(validate(model, data.val, env.device, cfg, use_amp))
             _end_epoch(paths, cfg, digest, data, model, optimizer, scheduler, scaler, progress, record)
+            curves.update(progress.history)
         barrier(env)
         progress.next_epoch = epoch + 1
 
     if env.is_main:
+        curves.update(progress.history, force=True)
         _finish(paths, digest, progress, teacher_logits_digest(cfg), data.inputs)
     barrier(env)
     return progress.history[-1] if progress.history else {}
@@ -198,7 +215,7 @@ def load_data(cfg: TrainConfig) -> TrainData:
         if not train_utts:
             raise InputError(f"{cfg.train_data}/utt2device", f"no training clip of device(s) {cfg.devices} is left "
                                                             f"after holding out the validation recordings")
-    teacher = cfg.kd.teacher_logits if cfg.kd.lambda_ce < 1.0 else None
+    teacher = cfg.kd.teacher_logits if cfg.kd.lambda_ce < 1.0 and cfg.kd.teacher_mode == "stored" else None
     train = FeatureDataset(data, store, labels, train_utts, teacher_logits=teacher, source=cfg.train_data)
     val = FeatureDataset(data, store, labels, val_utts, source=cfg.train_data) if val_utts else None
     unlabeled = int((train.targets < 0).sum())
@@ -215,9 +232,7 @@ def load_data(cfg: TrainConfig) -> TrainData:
 
 def _dir_gains(folder: str, store: FeatureStore) -> torch.Tensor:
     """Log-mel gains of the impulse responses under the front end the store was built with."""
-    front = store.feature_config
-    return load_dir_gains(folder, front.sample_rate, front.n_fft, front.n_mels, front.fmin, front.fmax,
-                          htk=front.htk, front_end=front.front_end)
+    return gains_for_front_end(folder, store.feature_config)
 
 
 def _build_model(cfg: TrainConfig, labels: list[str], env: DistEnv) -> nn.Module:
@@ -255,7 +270,14 @@ def model_options(cfg: TrainConfig, labels: list[str]) -> dict:
 
 
 def epochs_to_run(cfg: TrainConfig, steps_per_epoch: int) -> int:
-    """`cfg.epochs`, or more on a split so small that they would make fewer than `cfg.min_steps` steps."""
+    """`cfg.epochs`, or more on a split so small that they would make fewer than `cfg.min_steps` steps.
+
+    More epochs rather than more steps per epoch: an epoch stays one pass over the split, so validation,
+    best.pt, last.pt (resume) and the learning curves keep their meaning, and the sampler needs no
+    drawing with replacement. The schedule is built for the epochs actually run, so warm-up and the
+    cosine follow the real step count. On 5 % of the embedded corpus (about 60 training clips, 1 step
+    of 32 per epoch) 15 epochs are 15 steps, which leave a network near chance.
+    """
     return max(cfg.epochs, math.ceil(cfg.min_steps / max(1, steps_per_epoch)))
 
 
@@ -303,13 +325,13 @@ def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmente
                  env: DistEnv, epoch: int, use_amp: bool) -> dict:
     """One pass over the loader; returns the epoch's mean losses and timing."""
     model.train()
-    sums = torch.zeros(3, dtype=torch.float64, device=env.device)   # summed on the device: no sync per step
+    sums = torch.zeros(4, dtype=torch.float64, device=env.device)   # summed on the device: no sync per step
     seen, data_time, start = 0, 0.0, time.perf_counter()
     bar = _progress_bar(env, len(loader), f"epoch {epoch + 1}/{cfg.epochs}")
     tick = time.perf_counter()
     for step, batch in enumerate(loader):
         data_time += time.perf_counter() - tick
-        parts = _loss(model, batch, data, augmenter, generator, cfg, env.device, use_amp)
+        parts, correct = _loss(model, batch, data, augmenter, generator, cfg, env.device, use_amp)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(parts.total).backward()
         if cfg.grad_clip:
@@ -320,7 +342,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmente
         scheduler.step()
         n = batch[0].shape[0]
         seen += n
-        sums += torch.stack([parts.total.detach(), parts.ce, parts.kd]).double() * n
+        sums += torch.stack([parts.total.detach() * n, parts.ce * n, parts.kd * n, correct]).double()
         if bar is not None:
             bar.update(1)
         elif env.is_main and cfg.log_interval and (step + 1) % cfg.log_interval == 0:
@@ -333,28 +355,42 @@ def _train_epoch(model: nn.Module, loader: DataLoader, data: TrainData, augmente
     elapsed = time.perf_counter() - start
     means = all_reduce_mean(env, sums / max(seen, 1)).cpu()
     return {"lr": scheduler.get_last_lr()[0], "train_loss": float(means[0]), "train_ce": float(means[1]),
-            "train_kd": float(means[2]), "clips_per_s": round(seen * env.world_size / elapsed, 1),
+            "train_kd": float(means[2]), "train_acc": float(means[3]),
+            "clips_per_s": round(seen * env.world_size / elapsed, 1),
             "data_wait": round(data_time / elapsed, 4), "epoch_s": round(elapsed, 2)}
 
 
 def _loss(model: nn.Module, batch, data: TrainData, augmenter: Augmenter, generator: torch.Generator,
-          cfg: TrainConfig, device: torch.device, use_amp: bool) -> LossParts:
-    """Augment (and mix) one batch, run the model and return its loss (CE or KD)."""
+          cfg: TrainConfig, device: torch.device, use_amp: bool) -> tuple[LossParts, torch.Tensor]:
+    """Augment (and mix) one batch, run the model; its loss (CE or KD) and how many clips it got right."""
     x, y, dev, idx = batch
     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    x = augmenter(x, [data.train.device_names[d] for d in dev.tolist()], generator)
+    devices = [data.train.device_names[d] for d in dev.tolist()]
+    draws = generator.get_state() if data.online is not None else None   # replayed on the teachers' views
+    x = augmenter(x, devices, generator)
     mix = None
     if cfg.augment.mixup.enabled:
         m = cfg.augment.mixup
         mix = mixup(x, m.alpha, generator, p=m.p, per_sample=m.per_sample)
         x = mix.x
-    teacher = data.train.teacher_logits
-    teacher = teacher[idx].to(device, non_blocking=True) if teacher is not None else None
+    if data.online is not None:
+        teacher = data.online(idx, devices, draws, mix).to(device)
+    else:
+        teacher = data.train.teacher_logits
+        teacher = teacher[idx].to(device, non_blocking=True) if teacher is not None else None
     with autocast(device, use_amp):
         logits = model(x)
-    return kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix)
+    return (kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix,
+                    teacher_saw_mix=data.online is not None), correct_count(logits, y, mix))
+
+
+def correct_count(logits: torch.Tensor, labels: torch.Tensor, mix=None) -> torch.Tensor:
+    """Clips whose top class is their label (of a mixed clip: the label of the larger share), for the
+    training accuracy of the learning curves."""
+    target = labels if mix is None else torch.where(mix.lam >= 0.5, labels, labels[mix.perm])
+    return (logits.detach().argmax(dim=1) == target).sum()
 
 
 def _progress_bar(env: DistEnv, total: int, desc: str):
@@ -455,7 +491,9 @@ def _log_start(cfg: TrainConfig, env: DistEnv, data: TrainData, model: nn.Module
     log.info("%d training clips, %d validation clips (held-out recordings, %.0f%%), batch %d (%d per "
              "process), %d steps/epoch, %d epochs", len(data.train), n_val, 100 * cfg.val_fraction,
              cfg.batch_size, per_rank, steps, cfg.epochs)
-    kd = (f"KD lambda {cfg.kd.lambda_ce} T {cfg.kd.temperature} from {cfg.kd.teacher_logits}"
+    source = (f"teachers in the loop {', '.join(data.online.names)}" if data.online is not None
+              else cfg.kd.teacher_logits)
+    kd = (f"KD lambda {cfg.kd.lambda_ce} T {cfg.kd.temperature} from {source}"
           if cfg.kd.lambda_ce < 1.0 else "plain cross-entropy")
     augment = augmenter.active + (["mixup"] if cfg.augment.mixup.enabled else [])
     log.info("loss: %s; augmentation: %s", kd, ", ".join(augment) or "none")

@@ -15,7 +15,8 @@ split_dir=            # folder of split5.csv ... split100.csv, test.csv; empty: 
 profile=embedded      # conf/<profile>/: embedded (CPU, minutes) or tau22 (real data, GPU, published settings)
 splits="5 10 25 50 100"
 nj=4                  # parallel jobs for feature extraction
-jobs=1                # splits trained at once in stages 3-5 (on a cluster: up to the number of splits)
+jobs=                 # splits trained at once in stages 3-5; empty: on this machine (local back end, CPU)
+                      # one single-threaded chain per core, at most one per split; otherwise 1
 cmd_backend=           # local, slurm or sge; empty: the default of cmd.sh (local)
 seed=0
 teachers=             # stage 3: "<name>:<features> ..." (conf/<profile>/train_<name>.yaml, dump/<features>);
@@ -91,12 +92,15 @@ if run_stage 2; then
   done
 fi
 
-# Stages 3-5 train per split; the splits are independent, so with --jobs N > 1 they run N at once, each
+# Stages 3-6 work per split; the splits are independent, so with --jobs N > 1 they run N at once, each
 # split's jobs in order, its output in <expdir>/log/stage<S>.split<N>.log (on this machine with cores/N
-# threads per job; on Slurm/SGE as N jobs queued at once). --jobs 1 runs them one after the other, on the
-# screen. Every job is a step of steps/ (train, teacher logits, prune, score) with its inputs as arguments.
+# threads per job; on Slurm/SGE as N jobs queued at once). Without --jobs, on this machine's CPU: one
+# single-threaded chain per core (utils/job_pool.sh default_jobs). --jobs 1 runs them one after the
+# other, on the screen. Every job is a step of steps/ (train, teacher logits, prune, score) with its
+# inputs as arguments.
 labels=data/labels.txt
 student_feats=$(feats_h5 $dumpdir student train_split100) test_feats=$(feats_h5 $dumpdir student test)
+[ -n "$jobs" ] || jobs=$(default_jobs "$cmd_backend" "$ngpu" $splits)
 threads=0
 [ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads=$(pool_threads $jobs)
 # Training jobs: one process on the CPU or on one GPU, torchrun with one process per GPU beyond that.
@@ -189,29 +193,33 @@ if run_stage 5; then
   per_split 5 prune_split
 fi
 
-if run_stage 6; then
+score_split() {
   # Each system of stage 4 (its checkpoints/best.pt) and the deployable model of stage 5 on the test
-  # set; the submission output for the evaluation set if there is one; then the split table from the
-  # scores.json files of those systems (not those of local/ablation_*.sh).
-  for split in $splits; do
-    for system in $students; do
-      dir=$(kd_dir $expdir $split)/$system
-      log 6 "scoring $dir on data/test -> $dir/score_test"
-      steps/score.sh --cmd "$decode_cmd" --split $split --feats $test_feats $dir $system data/test $labels \
-        $dir/score_test
-    done
-    dir=$(deploy_dir $expdir $split)
-    [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
-    log 6 "scoring $dir/model.pt on data/test -> $dir/score_test"
-    steps/score.sh --cmd "$decode_cmd" --split $split --feats $test_feats $dir/model.pt rep_mobile_pruned data/test \
+  # set; the submission output for the evaluation set if there is one.
+  local split=$1 dir system out
+  for system in $students; do
+    dir=$(kd_dir $expdir $split)/$system
+    log 6 "scoring $dir on data/test -> $dir/score_test"
+    steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split --feats $test_feats $dir $system data/test \
       $labels $dir/score_test
-    if [ -f "$eval_set/meta.csv" ]; then
-      out=$(submission_dir $expdir $split)
-      log 6 "submission output of $dir/model.pt for $eval_set -> $out"
-      $decode_cmd $out/log/submission.log \
-        python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out $out
-    fi
   done
+  dir=$(deploy_dir $expdir $split)
+  [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
+  log 6 "scoring $dir/model.pt on data/test -> $dir/score_test"
+  steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split --feats $test_feats $dir/model.pt \
+    rep_mobile_pruned data/test $labels $dir/score_test
+  if [ -f "$eval_set/meta.csv" ]; then
+    out=$(submission_dir $expdir $split)
+    log 6 "submission output of $dir/model.pt for $eval_set -> $out"
+    $decode_cmd $out/log/submission.log \
+      python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out $out
+  fi
+}
+
+if run_stage 6; then
+  # Every split scored (side by side as in stages 3-5), then the split table from the scores.json files
+  # of those systems (not those of local/ablation_*.sh).
+  per_split 6 score_split
   log 6 "split table -> $expdir/RESULTS.md"
   python -m asc.bin.results --exp $(kd_dir $expdir) $(deploy_dir $expdir) --out $expdir/RESULTS.md \
     --splits "$table_splits" --systems "$students rep_mobile_pruned"

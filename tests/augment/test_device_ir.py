@@ -133,3 +133,29 @@ def test_gain_in_the_pretrained_front_end_matches_the_measured_change():
     gain = ir_log_mel_gain(ir, sr, 1024, 128, 0.0, 15000.0, front_end="efficientat")
     assert np.abs(gain - measured).max() < 0.01
     assert np.abs(gain).max() > 0.1                 # the filter does change the features
+
+
+def test_gains_equal_librosas_resampling_and_filterbank_without_importing_librosa(tmp_path):
+    # what the trainer reads must not change with the memory saving: librosa's resample and mel filterbank,
+    # bit for bit; and librosa (numba, LLVM: ~230 MB resident for the whole run) stays out of the process
+    import subprocess
+    import sys
+    rng = np.random.default_rng(0)
+    ir = np.r_[1.0, rng.normal(0, 0.3, 2047) * np.exp(-np.arange(2047) / 300)] * 0.5
+    _write(tmp_path / "ir.wav", ir, 44100)
+    code = (f"import sys; from asc.augment.device_ir import load_dir_gains; import numpy as np; "
+            f"g = load_dir_gains({str(tmp_path)!r}, 32000, 4096, 256, 0.0, None).numpy(); "
+            f"np.save({str(tmp_path / 'g.npy')!r}, g); print(sorted(m for m in ('numba', 'librosa.core', 'librosa.filters') "
+            f"if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    import librosa
+    audio, rate = soundfile.read(str(tmp_path / "ir.wav"), dtype="float64")
+    resampled = librosa.resample(audio, orig_sr=rate, target_sr=32000) * (rate / 32000)
+    grid = 4096 * int(np.ceil(len(resampled) / 4096))
+    spectrum = np.abs(np.fft.rfft(resampled, n=grid)) ** 2
+    fbank = librosa.filters.mel(sr=32000, n_fft=grid, n_mels=256, fmin=0.0, fmax=None, dtype=np.float64)
+    ratio = np.where(fbank.sum(axis=1) > 0, (fbank @ spectrum) / fbank.sum(axis=1), 1.0)
+    expected = np.log(np.maximum(ratio, 1e-10)).astype(np.float32)
+    np.testing.assert_array_equal(np.load(tmp_path / "g.npy")[0], expected)

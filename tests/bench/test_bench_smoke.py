@@ -41,6 +41,13 @@ def test_every_script_writes_its_keys_and_the_machine(tiny_run):
     assert results["mel_speedup_vs_librosa"] == pytest.approx(
         student["ours_clips_per_s"] / student["librosa_clips_per_s"], rel=0.05)
     assert results["e2e_seconds"] > 0 and results["e2e_peak_rss_mb"] > 10
+    # each stage on its own: wall and CPU time, its largest process and which one it was; the totals add up
+    stages = results["e2e"]["stages"]
+    assert list(stages) == ["stage0", "stage1"]
+    assert all(s["seconds"] > 0 and s["cpu_seconds"] > 0 and s["max_process_rss_mb"] > 10 for s in stages.values())
+    assert stages["stage0"]["largest_process"].startswith("asc.bin.make_corpus")
+    assert results["e2e_seconds"] == pytest.approx(sum(s["seconds"] for s in stages.values()), abs=0.1)
+    assert results["e2e_max_process_rss_mb"] == max(s["max_process_rss_mb"] for s in stages.values())
     assert set(results["measured"]) == set(TOPICS)
     assert {v["mode"] for v in results["measured"].values()} == {"tiny"}
     machine = results["machine"]
@@ -79,6 +86,8 @@ def test_report_renders_and_fills_a_readme(tiny_run, tmp_path):
     assert done.returncode == 0, done.stderr
     text = readme.read_text()
     assert "old" not in text and "| Figure | Measured |" in text and text.endswith("<!-- bench:end -->\n\n## After\n")
+    assert "| Stage | Before: wall s | Wall s | CPU s | Largest process MB | Largest process |" in text
+    assert "| stage0 | - |" in text                       # no run before this one in the results file
     readme.write_text("# no markers\n")
     done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True, timeout=120)
     assert done.returncode != 0 and "bench:begin" in done.stderr

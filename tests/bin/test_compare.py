@@ -39,3 +39,16 @@ def test_a_pair_without_common_scores_is_a_clear_error(tmp_path, capsys):
     assert "no split has scores of both 'teacher' and 'student'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         compare.parse_args(["--exp", str(exp), "--out", "x", "teacher"])
+
+
+def test_partial_lists_a_pair_not_measured_yet_beside_the_others(tmp_path):
+    exp = tmp_path / "exp"
+    write_run(exp, 0, 100, "teacher", 0.5, 0.4)
+    write_run(exp, 0, 100, "student", 0.4, 0.4)
+    out = exp / "c.md"
+    assert compare.main(["--exp", str(exp), "--out", str(out), "--partial", "teacher:student",
+                         "teacher:variant"]) == 0
+    text = out.read_text()
+    assert "| `teacher` − `variant` | all devices | – | – | – | – | – | – |" in text
+    assert "- `teacher` against `variant`: not measured yet (no split has scores of both)." in text
+    assert "`teacher` beats `student` at 1 of 1 splits" in text

@@ -47,7 +47,8 @@ def scene(seconds: float, rate: int = 44100, channels: int = 1, seed: int = 0) -
 
 def reference_probs(path: Path) -> np.ndarray:
     """The same pipeline by hand: mix down, resample, 1-s clips (3.5 s -> 3 + a padded half), log-mel
-    of the model's front end, the fused float16-stored model, mean of the clips' softmax."""
+    of the model's front end, the fused float16-stored model, the clips' softmax aggregated as a file's
+    (mean of the log-probabilities, renormalised)."""
     audio, rate = sf.read(path, dtype="float32", always_2d=True)
     wave = resample(audio.mean(axis=1), rate, FEATS.sample_rate)
     clip = FEATS.clip_samples
@@ -61,7 +62,8 @@ def reference_probs(path: Path) -> np.ndarray:
         for p in model.parameters():
             p.copy_(p.half().float())
         logits = model(LogMel(FEATS)(torch.from_numpy(clips)).unsqueeze(1))
-    return torch.softmax(logits.double(), dim=1).mean(dim=0).numpy()
+    mean_log = torch.log_softmax(logits.double(), dim=1).mean(dim=0)
+    return torch.softmax(mean_log, dim=0).numpy()
 
 
 def parse(text: str) -> dict[str, list[str]]:
@@ -96,6 +98,27 @@ def test_one_row_per_clip_without_segment_averaging(model_file, tmp_path, capsys
     rows = capsys.readouterr().out.strip().splitlines()
     assert rows[0].split("\t")[:3] == ["filename", "clip", "scene_label"]
     assert [r.split("\t")[:2] for r in rows[1:]] == [[str(wav), "0"], [str(wav), "1"]]   # 0.2-s rest dropped
+
+
+def test_a_long_file_gets_a_label_per_segment_and_one_for_the_whole_file(model_file, tmp_path, capsys):
+    wav = tmp_path / "long.ogg"                  # not a wav: libsndfile's Vorbis reader
+    sf.write(wav, scene(5.7, rate=16000, channels=2), 16000, subtype="VORBIS")
+    assert infer.main(["--model", str(model_file), "--segments", str(wav)]) == 0
+    rows = [r.split("\t") for r in capsys.readouterr().out.strip().splitlines()]
+    assert rows[0] == ["filename", "segment", "start", "end", "scene_label", *LABELS]
+    body = rows[1:]
+    assert [r[1:4] for r in body] == [["0", "0.000", "1.000"], ["1", "1.000", "2.000"], ["2", "2.000", "3.000"],
+                                      ["3", "3.000", "4.000"], ["4", "4.000", "5.000"], ["5", "5.000", "5.700"],
+                                      ["file", "0.000", "5.700"]]
+    segment_probs = np.array([[float(v) for v in r[5:]] for r in body[:-1]])
+    whole = np.array([float(v) for v in body[-1][5:]])
+    for row, probs in zip(body, list(segment_probs) + [whole]):
+        assert row[4] == LABELS[int(probs.argmax())]
+    expected = np.exp(np.log(np.maximum(segment_probs, 1e-12)).mean(axis=0))   # mean log-prob., renormalised
+    np.testing.assert_allclose(whole, expected / expected.sum(), atol=2e-5)
+    assert infer.main(["--model", str(model_file), "--segments", "--aggregate", "mean_prob", str(wav)]) == 0
+    arithmetic = [float(v) for v in capsys.readouterr().out.strip().splitlines()[-1].split("\t")[5:]]
+    np.testing.assert_allclose(arithmetic, segment_probs.mean(axis=0), atol=2e-5)
 
 
 def test_folders_and_lists_are_read(model_file, tmp_path, capsys):

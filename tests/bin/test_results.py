@@ -83,6 +83,18 @@ def test_the_systems_option_puts_rows_first_without_dropping_others(tmp_path):
     assert list(table_rows(out.read_text())) == ["b_sys", "a_sys", "rep_mobile_kd"]
 
 
+def test_only_lists_the_named_systems_and_counts_their_files_alone(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    for system in ("b_sys", "a_sys", "rep_mobile_kd"):
+        write_scores(exp / system / "split5" / "scores.json", system, 5, 0.5)
+    out = tmp_path / "RESULTS.md"
+    assert results.main(["--exp", str(exp), "--out", str(out), "--systems", "rep_mobile_kd b_sys", "--only"]) == 0
+    text = out.read_text()
+    assert list(table_rows(text)) == ["rep_mobile_kd", "b_sys"] and "from 2 scores.json files" in text
+    assert results.main(["--exp", str(exp), "--out", str(out), "--systems", "c_sys", "--only"]) == 1
+    assert "no scores of the systems c_sys" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("case, message", [
     ("empty", "no scores.json of a training split found"),
     ("broken", "scores.json: cannot read scores"),

@@ -126,7 +126,7 @@ def test_features_of_another_front_end_are_refused(setup, capsys):
 @pytest.mark.parametrize("case, message", [
     ("unfinished", "training has not finished here (no train.done)"),
     ("labels", "was trained with ['airport', 'bus'"),
-    ("no devices", "utt2device: missing: scoring needs the device of every clip"),
+    ("no labels", "utt2label: missing: scoring needs the label of every clip"),
     ("missing features", "utterances of the data directory have no features here"),
     ("not a checkpoint", "cannot read checkpoint"),
 ])
@@ -136,8 +136,8 @@ def test_bad_inputs_stop_with_one_line_naming_the_file(setup, capsys, case, mess
     checkpoint = exp
     if case == "labels":
         sets["labels"].write_text("".join(f"{label}\n" for label in reversed(LABELS)))
-    elif case == "no devices":
-        (sets["data"] / "utt2device").unlink()
+    elif case == "no labels":
+        (sets["data"] / "utt2label").unlink()
     elif case == "missing features":
         table = sets["data"] / "wav.scp"
         table.write_text(table.read_text() + "zzz-lyon-1-1-0-a audio/zzz.wav\n")
@@ -150,6 +150,20 @@ def test_bad_inputs_stop_with_one_line_naming_the_file(setup, capsys, case, mess
     assert run(checkpoint, sets, root / "out") == 1
     err = capsys.readouterr().err
     assert err.startswith("score: ") and message in err and "Traceback" not in err
+
+
+def test_a_set_without_devices_is_scored_without_device_figures(setup):
+    root, sets = setup
+    exp = save_experiment(root / "exp" / "x", tiny_model(), FEATS.hash())
+    (sets["data"] / "utt2device").unlink()
+    out = root / "out"
+    assert run(exp, sets, out) == 0
+    result = json.loads((out / "scores.json").read_text())
+    assert result["devices"] == [] and result["per_device"] == {} and result["seen_devices"] is None
+    assert "per_recording" not in result                         # whole clips, not segments of recordings
+    assert "seen devices" not in (out / "scores.txt").read_text() and (out / "device_class.png").is_file()
+    rows = (out / "predictions.tsv").read_text().splitlines()
+    assert len(rows) == len(sets["utts"]) + 1 and rows[1].split("\t")[1] == "-"
 
 
 def test_a_teacher_logits_file_is_scored_as_the_ensemble_without_complexity(setup):

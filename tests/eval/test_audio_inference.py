@@ -33,7 +33,10 @@ def test_rows_average_the_clips_or_list_each_clip():
     (row,) = result_lines(result, labels, average=True)
     fields = row.split("\t")
     assert fields[0] == "x.wav" and fields[1] == "park" and fields[-1] == "3"
-    np.testing.assert_allclose([float(v) for v in fields[2:5]], probs.mean(axis=0), atol=1e-6)
+    geometric = np.exp(np.log(probs).mean(axis=0))
+    np.testing.assert_allclose([float(v) for v in fields[2:5]], geometric / geometric.sum(), atol=1e-6)
+    (row,) = result_lines(result, labels, average=True, aggregate="mean_prob")
+    np.testing.assert_allclose([float(v) for v in row.split("\t")[2:5]], probs.mean(axis=0), atol=1e-6)
     assert header(labels).split("\t") == ["filename", "scene_label", "park", "bus", "tram", "clips"]
     rows = result_lines(result, labels, average=False)
     assert [r.split("\t")[:3] for r in rows] == [["x.wav", "0", "park"], ["x.wav", "1", "tram"], ["x.wav", "2", "park"]]

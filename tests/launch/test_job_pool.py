@@ -80,3 +80,19 @@ def test_largest_first_orders_splits_for_the_pool():
     lines = done.stdout.splitlines()
     assert lines[0] == "[100 50 25 10 5 ]"
     assert int(lines[1]) == max(1, len(os.sched_getaffinity(0)) // 2)     # nproc // 2
+
+
+def _default_jobs(args: str, cores: int) -> str:
+    """default_jobs with `nproc` answering `cores` (a function shadowing the command)."""
+    script = f". {ROOT / 'utils' / 'job_pool.sh'}; nproc() {{ echo {cores}; }}; default_jobs {args}"
+    done = subprocess.run(["bash", "-c", script], text=True, capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_default_jobs_is_one_chain_per_core_on_this_machines_cpu_only():
+    assert _default_jobs("local 0 5 10 25 50 100", cores=2) == "2"
+    assert _default_jobs("local 0 5 10 25 50 100", cores=16) == "5"     # never more chains than splits
+    assert _default_jobs("local 0 100", cores=16) == "1"
+    assert _default_jobs("local 1 5 10 25 50 100", cores=16) == "1"     # GPUs: one job at a time, as before
+    assert _default_jobs("slurm 0 5 10 25 50 100", cores=16) == "1"     # a queue: as before

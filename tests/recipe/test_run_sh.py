@@ -19,7 +19,8 @@ TINY_CORPUS = ("--set dev.cities=[lisbon,paris,lyon] --set dev.locations_per_cit
                "--set dev.segments_per_location=2 --set dev.train_pieces=2 --set dev.test_pieces=1 "
                "--set eval.recordings_per_scene=1 --set dirs.count=4")
 TINY_ARGS = ["--splits", "5 100", "--nj", "2", "--jobs", "2", "--corpus-opts", TINY_CORPUS,
-             "--train-opts", "epochs=1 batch_size=16", "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16"]
+             "--train-opts", "epochs=1 batch_size=16 min_steps=0",       # min_steps: the configs' would add epochs
+             "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16 finetune.min_steps=0"]
 
 
 def recipe_copy(tmp: Path) -> Path:
@@ -63,6 +64,8 @@ def test_every_stage_leaves_its_outputs(finished_recipe):
         complexity = json.loads((r / f"exp/deploy/split{split}/complexity.json").read_text())
         assert complexity["within_limits"] and complexity["param_bytes"] <= 128_000
         assert complexity["macs"] <= 30_000_000
+    for folder in ("teach/split100/mn04", "kd/split5/rep_mobile_kd", "prune/split100/step1/finetune"):
+        assert (r / "exp" / folder / "curves.png").read_bytes()[:4] == b"\x89PNG"    # learning curves
     results = (r / "exp/RESULTS.md").read_text()
     for system in ("baseline", "rep_mobile_kd", "rep_mobile_pruned"):
         assert system in results
@@ -110,7 +113,7 @@ def test_kd_ablation_tabulates_teacher_families_and_students_over_seeds(finished
     r = finished_recipe
     readme = readme_with(tmp_path, "kd_ablation")
     result = run_local_script(r, "ablation_kd.sh", "--splits", "100", "--seeds", "0 1", "--jobs", "2",
-                              "--train-opts", "epochs=1 batch_size=16", "--readme", str(readme))
+                              "--train-opts", "epochs=1 batch_size=16 min_steps=0", "--readme", str(readme))
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     # seed 0 is the recipe's: its teachers and students were found finished, not trained again
     assert not (r / "exp/ablation_kd/seed0/split100/cp_resnet").exists()
@@ -134,7 +137,7 @@ def test_kd_ablation_tabulates_teacher_families_and_students_over_seeds(finished
 def test_prune_ablation_compares_progressive_and_one_shot(finished_recipe, tmp_path):
     readme = readme_with(tmp_path, "prune_ablation")
     result = run_local_script(finished_recipe, "ablation_prune.sh", "--split", "100", "--seeds", "0 1",
-                              "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16",
+                              "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16 finetune.min_steps=0",
                               "--readme", str(readme))
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     text = readme.read_text()
@@ -148,8 +151,9 @@ def test_deploy_evidence_prunes_float16_and_int8_each_from_its_own_start(finishe
     r = finished_recipe
     readme = readme_with(tmp_path, "deploy_evidence")
     result = run_local_script(r, "deploy_evidence.sh", "--splits", "100", "--seeds", "0", "--jobs", "2",
-                              "--train-opts", "epochs=1 batch_size=16",
-                              "--prune-opts", "steps=1 epochs_per_step=1 finetune.batch_size=16 qat.epochs=1",
+                              "--train-opts", "epochs=1 batch_size=16 min_steps=0",
+                              "--prune-opts",
+                              "steps=1 epochs_per_step=1 finetune.batch_size=16 finetune.min_steps=0 qat.epochs=1",
                               "--readme", str(readme))
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert (r / "exp/kd/split100/rep_mobile_wide_int8_kd/train.done").is_file()
@@ -175,7 +179,7 @@ def test_readme_results_shows_the_split_tables_of_the_recipe(finished_recipe, tm
 def test_calibration_judges_the_baseline_over_seeds(finished_recipe, tmp_path):
     r = finished_recipe
     readme = readme_with(tmp_path, "calibration")
-    args = ["--splits", "5 100", "--seeds", "0 1", "--jobs", "2", "--train-opts", "epochs=1 batch_size=16",
+    args = ["--splits", "5 100", "--seeds", "0 1", "--jobs", "2", "--train-opts", "epochs=1 batch_size=16 min_steps=0",
             "--readme", str(readme)]
     strict = run_local_script(r, "calibration.sh", *args)        # one epoch cannot reach 40 %: checks fail
     assert strict.returncode == 1 and "not calibrated" in strict.stderr, strict.stderr[-3000:]

@@ -60,6 +60,19 @@ def test_distillation_without_logits_refused(tmp_path):
     assert load_train_config(path, PATHS).kd.lambda_ce == 1.0
 
 
+def test_online_distillation_needs_teachers_and_members_need_online(tmp_path):
+    path = write(tmp_path, {"model": "rep_mobile", "kd": {"lambda_ce": 0.02, "teacher_mode": "online"}})
+    distil = {k: v for k, v in PATHS.items() if k != "kd.lambda_ce"}
+    with pytest.raises(ConfigError, match="kd.members"):
+        load_train_config(path, distil)
+    assert load_train_config(path, {**distil, "kd.members": ["exp/t"]}).kd.members == ["exp/t"]
+    assert load_train_config(path, {**distil, "kd.teacher_logits": "x.h5"}).kd.teacher_mode == "online"
+    with pytest.raises(ConfigError, match="teacher_mode=online"):
+        load_train_config(path, {**distil, "kd.members": ["exp/t"], "kd.teacher_mode": "stored"})
+    with pytest.raises(ConfigError, match="teacher_mode"):
+        load_train_config(path, {**distil, "kd.members": ["exp/t"], "kd.teacher_mode": "live"})
+
+
 def test_missing_paths_and_bad_values_refused(tmp_path):
     path = write(tmp_path, {"model": "baseline", "kd": {"lambda_ce": 1.0}})
     with pytest.raises(ConfigError, match="feats"):
@@ -121,3 +134,20 @@ def test_recipe_students_share_their_settings_through_base():
         assert (kd.epochs, kd.lr, kd.augment, kd.model_options) == (plain.epochs, plain.lr, plain.augment,
                                                                       plain.model_options)
         assert (kd.kd.lambda_ce, kd.kd.temperature) == (0.02, 2.0) and plain.kd.lambda_ce == 1.0
+
+
+def test_new_kd_options_at_their_default_leave_the_hash_of_earlier_runs_alone(tmp_path):
+    import dataclasses
+    import hashlib
+    import json
+    path = write(tmp_path, {"model": "rep_mobile"})
+    cfg = load_train_config(path, {**PATHS, "kd.lambda_ce": 0.02, "kd.teacher_logits": "x.h5"})
+    earlier = dataclasses.asdict(cfg)            # the config as hashed before teacher_mode and members
+    for key in RUNTIME_KEYS:
+        earlier.pop(key)
+    del earlier["kd"]["teacher_mode"], earlier["kd"]["members"]
+    text = json.dumps(earlier, sort_keys=True, default=str)
+    assert config_hash(cfg) == hashlib.sha256(text.encode()).hexdigest()[:16]
+    online = load_train_config(path, {**PATHS, "kd.lambda_ce": 0.02, "kd.teacher_logits": "x.h5",
+                                      "kd.teacher_mode": "online"})
+    assert config_hash(online) != config_hash(cfg)

@@ -98,3 +98,12 @@ def test_mixup_mixes_both_labels_and_teacher_probabilities(batch):
     a = kd_loss(student, labels, teacher, 0.3, 2.0, identity).total
     b = kd_loss(student, labels, teacher, 0.3, 2.0).total
     assert torch.allclose(a, b)
+
+
+def test_a_teacher_that_saw_the_mixed_batch_is_the_target_as_it_is(batch):
+    student, teacher, labels = batch
+    mix = MixedBatch(x=torch.zeros(6), perm=torch.tensor([1, 0, 3, 2, 5, 4]), lam=torch.full((6,), 0.3))
+    online = kd_loss(student, labels, teacher, 0.3, 2.0, mix, teacher_saw_mix=True)
+    expected = 0.3 * cross_entropy(student, labels, mix) + 0.7 * distillation(student, teacher_targets(teacher, 2.0), 2.0)
+    assert torch.allclose(online.total, expected)
+    assert not torch.allclose(online.total, kd_loss(student, labels, teacher, 0.3, 2.0, mix).total)

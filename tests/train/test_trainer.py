@@ -84,6 +84,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, model, epochs)
     config = yaml.safe_load((exp / "config.yaml").read_text())
     assert config["model"] == model and config["num_workers"] == (2 if model == "rep_mobile" else 0)
     assert metrics(exp) == metrics(tiny.root / "straight")
+    assert all(0.0 <= r["train_acc"] <= 1.0 for r in metrics(exp))
+    assert (exp / "curves.png").read_bytes()[:4] == b"\x89PNG"     # redrawn from the whole history at the end
     for name in ("last.pt", "best.pt"):
         assert_same_weights(exp / "checkpoints" / name, tiny.root / "straight" / "checkpoints" / name)
     info, reference = (json.loads((e / "train.done").read_text()) for e in (exp, tiny.root / "straight"))
@@ -104,8 +106,8 @@ def test_two_process_ddp_writes_one_experiment(tiny):
     assert all(0.0 <= r["val_acc"] <= 1.0 for r in rows)
     # that 2 processes train as one does is checked by the next test
     assert (exp / "train.done").is_file() and (exp / "checkpoints" / "best.pt").is_file()
-    assert sorted(p.name for p in exp.iterdir()) == ["checkpoints", "config.yaml", "metrics.jsonl",
-                                                      "run.sh", "train.done", "train.log"]
+    assert sorted(p.name for p in exp.iterdir() if p.name != "tensorboard") == [
+        "checkpoints", "config.yaml", "curves.png", "metrics.jsonl", "run.sh", "train.done", "train.log"]
     assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
 
 
@@ -116,6 +118,9 @@ def test_min_steps_adds_epochs_on_small_splits(tiny, one_thread):
     assert [r["epoch"] for r in metrics(exp)] == [1, 2, 3]
     assert "3 epochs instead of 1" in (exp / "train.log").read_text()
     assert "min_steps: 25" in (exp / "config.yaml").read_text() and "epochs: 1\n" in (exp / "config.yaml").read_text()
+    # the schedule follows the 30 steps run: 1 epoch of warm-up, then the cosine ends at 0 after epoch 3
+    rows = metrics(exp)
+    assert rows[0]["lr"] == pytest.approx(0.01) and 0.0 < rows[1]["lr"] < 0.01 and rows[2]["lr"] < 1e-6
 
 
 NO_AUGMENT = {name: {"enabled": False} for name in ("freq_mixstyle", "device_ir", "roll", "freq_mask", "mixup")}
