@@ -9,6 +9,8 @@ setup(
     # 3.10: the typed configs use `X | Y` annotations at run time.
     python_requires=">=3.10",
     packages=find_packages(include=["asc", "asc.*"]),
+    # the DCASE2025 inference package's code, copied as plain files into each exported package
+    package_data={"asc.export": ["dcase2025_template/*"]},
     install_requires=[
         # torch is installed by tools/install.sh first (TORCH_SPEC), so that users with CUDA choose their
         # own build. >= 2.10: checkpoints are read with torch.load(weights_only=True), which older

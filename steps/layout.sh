@@ -9,6 +9,9 @@
 #   prune_dir EXPDIR [SPLIT]        the pruning run of a split
 #   deploy_dir EXPDIR [SPLIT]       the deployable model of a split (model.pt, complexity.json)
 #   submission_dir EXPDIR [SPLIT]   the DCASE submission files of a split
+#   device_dir EXPDIR [SPLIT]       the device-specific models of a split (<device>/train, <device>/deploy)
+#   device_score_dir EXPDIR [SPLIT] the scores of the general and the device-specific system of a split
+#   package_dir EXPDIR [SPLIT]      the inference package exported for a split (DCASE2025 layout)
 #   seed_expdir ROOT SEED [RECIPE_SEED RECIPE_EXPDIR]
 #                                   the --expdir of one seed of a study: ROOT/seed<SEED>, or RECIPE_EXPDIR
 #                                   for the recipe's own seed (its finished runs are used, not redone)
@@ -29,6 +32,9 @@ kd_dir() { _split_dir "$1" kd "${2:-}"; }
 prune_dir() { _split_dir "$1" prune "${2:-}"; }
 deploy_dir() { _split_dir "$1" deploy "${2:-}"; }
 submission_dir() { _split_dir "$1" submission "${2:-}"; }
+device_dir() { _split_dir "$1" device "${2:-}"; }
+device_score_dir() { _split_dir "$1" device_score "${2:-}"; }
+package_dir() { _split_dir "$1" package "${2:-}"; }
 seed_expdir() {
   if [ -n "${4:-}" ] && [ "$2" = "${3:-}" ]; then echo "$4"; else echo "$1/seed$2"; fi
 }

@@ -7,6 +7,7 @@ handle; items are single clips because h5py's fancy indexing on chunked data is 
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -85,6 +86,23 @@ def split_by_recording(data: DataDir, fraction: float, seed: int,
     train = [u for u in utts if data.rec[u] not in held]
     val = [u for u in utts if data.rec[u] in held]
     return train, val
+
+
+def select_devices(data: DataDir, utts: list[str], devices: Sequence[str],
+                   source: str = "data directory") -> list[str]:
+    """The utterances of `utts` recorded by one of `devices` (utt2device), in their order.
+
+    For a device-specific model: applied after split_by_recording, so that its validation clips come
+    from the same held-out recordings as the general model's. InputError when the data directory has
+    no devices or none of the wanted ones (a misspelt device would otherwise train on nothing)."""
+    if not data.device:
+        raise InputError(f"{source}/utt2device", "missing: selecting devices needs the device of every clip")
+    wanted = set(devices)
+    found = sorted({data.device.get(u, "") for u in data.utts})
+    unknown = sorted(wanted - set(found))
+    if unknown:
+        raise InputError(f"{source}/utt2device", f"no clip of device(s) {unknown}; its devices are {found}")
+    return [u for u in utts if data.device.get(u) in wanted]
 
 
 def validation_size(n_recordings: int, fraction: float) -> int:

@@ -56,12 +56,16 @@ class TrainConfig:
     model: str = ""
     features: str = "student"         # which front end the model reads (documentation; --feats decides)
     model_options: dict[str, Any] = field(default_factory=dict)
+    model_from_init: bool = False     # the model (name and options) is that of init_checkpoint: a network
+                                      # whose widths no config states (a pruned one) is fine-tuned as it is
     # data
     train_data: str = ""              # Kaldi-style data directory of the training split
     feats: str = ""                   # HDF5 feature store holding every utterance of train_data
     labels: str = ""                  # label list (official order)
     val_fraction: float = 0.1         # share of the split's recordings held out for validation
     split_seed: int = 0               # chooses the held-out recordings (fixed across training seeds)
+    devices: list[str] = field(default_factory=list)   # train and validate on these devices' clips only
+                                      # (utt2device), e.g. [b] for a device-specific model; empty: all
     init_checkpoint: str | None = None  # weights to start from (e.g. a PaSST AudioSet checkpoint); the
                                         # classifier is re-initialized where the class count differs
     pretrained: str | None = None     # an official pretrained file to start from (asc.models.pretrained_files,
@@ -94,10 +98,33 @@ class TrainConfig:
 def load_train_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, then the YAML file, then `overrides`; the model config file merged in; checked."""
     cfg = load_config(TrainConfig, path, overrides)
+    model_from_init(cfg, str(path))
     resolve_model(cfg, Path(path).parent, str(path))
     validate(cfg, str(path))
     classes_from_labels(cfg, str(path))
     return cfg
+
+
+def model_from_init(cfg: TrainConfig, source: str = "config") -> None:
+    """With `model_from_init`, take `model` and `model_options` from the init checkpoint: a pruned
+    network's widths are in its checkpoint only, and fine-tuning must keep them (a device-specific
+    model of DCASE2025 has the general model's architecture). A model config or model named beside
+    it would contradict the file and is refused."""
+    if not cfg.model_from_init:
+        return
+    if not cfg.init_checkpoint:
+        raise ConfigError(f"{source}: model_from_init is true but no init_checkpoint is given (--init-checkpoint)")
+    if cfg.model_config or cfg.model or cfg.model_options:
+        raise ConfigError(f"{source}: model_from_init takes the model from {cfg.init_checkpoint}; remove "
+                          f"model_config/model/model_options (set model_config: null over a base file's)")
+    from asc.expdir import resolve_checkpoint
+    from asc.models.checkpoint_file import load_checkpoint
+
+    ckpt = load_checkpoint(resolve_checkpoint(cfg.init_checkpoint)[0])
+    if ckpt.get("deployed"):
+        raise ConfigError(f"{source}: {cfg.init_checkpoint} is a deployed (fused) model; fine-tune the training "
+                          f"form it was fused from (e.g. the last pruning step's model.pt)")
+    cfg.model, cfg.model_options = str(ckpt["model_name"]), dict(ckpt.get("model_options", {}))
 
 
 def resolve_model(cfg: TrainConfig, base: Path, source: str = "config") -> None:

@@ -35,7 +35,7 @@ from asc.augment.mixup import mixup
 from asc.augment.pipeline import Augmenter
 from asc.config import dump_yaml
 from asc.data.datadir import load_datadir, read_labels
-from asc.data.dataset import FeatureDataset, split_by_recording
+from asc.data.dataset import FeatureDataset, select_devices, split_by_recording
 from asc.data.feature_store import FeatureStore
 from asc.errors import ConfigError, InputError
 from asc.expdir import TRAIN, ExpDir
@@ -209,6 +209,12 @@ def load_data(cfg: TrainConfig) -> TrainData:
     labels = read_labels(cfg.labels)
     store = FeatureStore(cfg.feats)
     train_utts, val_utts = split_by_recording(data, cfg.val_fraction, cfg.split_seed, cfg.train_data)
+    if cfg.devices:
+        train_utts, val_utts = (select_devices(data, utts, cfg.devices, cfg.train_data)
+                                for utts in (train_utts, val_utts))
+        if not train_utts:
+            raise InputError(f"{cfg.train_data}/utt2device", f"no training clip of device(s) {cfg.devices} is left "
+                                                            f"after holding out the validation recordings")
     teacher = cfg.kd.teacher_logits if cfg.kd.lambda_ce < 1.0 and cfg.kd.teacher_mode == "stored" else None
     train = FeatureDataset(data, store, labels, train_utts, teacher_logits=teacher, source=cfg.train_data)
     val = FeatureDataset(data, store, labels, val_utts, source=cfg.train_data) if val_utts else None

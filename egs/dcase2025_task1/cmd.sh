@@ -1,0 +1,1 @@
+../dcase2024_task1/cmd.sh
