@@ -131,3 +131,12 @@ def test_hard_dependencies_are_imported_plainly():
                 if module.replace("_", "-") in setup or module in setup:
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno} {module}")
     assert found == [], f"importorskip of a required package: {found}"
+
+
+def test_test_files_have_unique_names():
+    """pytest's default (prepend) import mode imports every test file as a top-level module named after
+    the file, so two tests/*/test_x.py stop the whole collection; this names them before CI does."""
+    seen: dict[str, Path] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        assert path.name not in seen, f"{path.relative_to(ROOT)} and {seen[path.name].relative_to(ROOT)} share a name"
+        seen[path.name] = path
