@@ -34,6 +34,7 @@ from asc.metrics import compute_scores
 from asc.prune.deploy import predict
 from asc.eval.results_table import split_number
 from asc.plots import plot_prune_paths
+from asc.train.predict import EVAL_BATCH_SIZE
 from asc.prune.report import ablation_markdown
 from asc.prune.schedule import step_epochs
 from asc.prune.schedule_report import schedule_markdown, schedule_paths
@@ -55,7 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the schedule study: the runs by split, criterion and K × E (default: progressive "
                         "against one-shot per step)")
     p.add_argument("--plot", help="with --schedules: a PNG of test accuracy against MACs along each schedule")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE,
+                   help="clips per forward pass (default: asc.train.predict.EVAL_BATCH_SIZE, %(default)s)")
     return p.parse_args(argv)
 
 

@@ -34,7 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--system", default="device_specific", help="system name (default: %(default)s)")
     p.add_argument("--split", type=int, help="training split, for the tables")
-    p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (default: %(default)s)")
+    p.add_argument("--batch-size", type=int,
+                   help="clips per forward pass (default: asc.train.predict.EVAL_BATCH_SIZE, 64)")
     p.add_argument("device_models", nargs="*", metavar="DEVICE=MODEL", help="a deployed model per device")
     return p.parse_args(argv)
 
@@ -72,6 +73,7 @@ def score_devices(args: argparse.Namespace, models: dict[str, Path]) -> dict | N
     from asc.fingerprint import file_digest, files_digest, unchanged
     from asc.metrics import compute_scores
     from asc.models.model_file import load_deployable
+    from asc.train.predict import EVAL_BATCH_SIZE
 
     labels = read_labels(args.labels)
     store = FeatureStore(args.feats)
@@ -93,13 +95,14 @@ def score_devices(args: argparse.Namespace, models: dict[str, Path]) -> dict | N
         if loaded[device].labels != labels:
             raise AscError(f"{path}: its classes {loaded[device].labels} are not those of {args.labels}")
     utts = data.utts
+    batch_size = args.batch_size or EVAL_BATCH_SIZE
 
     def predict_device(device, rows):
         if device not in loaded:
             return None
-        return predict_probs(loaded[device].model, store, [utts[i] for i in rows], args.batch_size)
+        return predict_probs(loaded[device].model, store, [utts[i] for i in rows], batch_size)
 
-    probs = routed_probs(devices, predict_probs(general.model, store, utts, args.batch_size), predict_device)
+    probs = routed_probs(devices, predict_probs(general.model, store, utts, batch_size), predict_device)
     scores = compute_scores(truth, probs, devices, labels).to_dict()
     complexity = {GENERAL_KEY: general.complexity, **{d: m.complexity for d, m in loaded.items()}}
     result = {"system": args.system, "split": args.split, "checkpoint": str(args.general),
