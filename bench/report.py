@@ -199,6 +199,20 @@ def latency_table(r: dict) -> list[str]:
             table(["Format", "ms per 1-s clip (batch 1)", f"clips/s (batch {big})", "Test macro accuracy"], rows)]
 
 
+def train_step_section(r: dict, command: str) -> str:
+    """The training-step ratios alone, with the machine and its load (README section train_step)."""
+    if "train_step" not in r:
+        return "Not measured: no train_step in the results file.\n"
+    m = r.get("machine", {})
+    when = r.get("measured", {}).get("train_step", {})
+    head = (f"Measured with `{command}` ({when.get('mode', '?')} size) on {m.get('cpu_model', '?')}, "
+            f"{m.get('usable_cores', '?')} cores, torch {m.get('torch', '?')}; load average at the end "
+            f"{when.get('load_average', '?')} (1 thread: CPU time of the process, which a neighbour's load barely "
+            f"changes; 2 threads: the wall clock, which it does).")
+    return head + "\n\n" + table(["Figure", "Measured", "Reference (same run)", "Target", "Met"],
+                                  train_step_rows(r)) + "\n"
+
+
 def deploy_latency_section(r: dict, command: str) -> str:
     """The latency table alone, with the machine it was measured on (README section deploy_latency)."""
     rows = latency_table(r)
@@ -304,7 +318,8 @@ def e2e_stage_table(e2e: dict) -> list[str]:
     shared = {k: v for k, v in old.items() if k in stages}          # the same stages on both sides
     rows.append(("all" if len(shared) == len(old) else "these stages", num(total(shared, "seconds"), "{:.0f}"),
                  num(total(stages, "seconds"), "{:.0f}"),
-                 num(total(stages, "cpu_seconds"), "{:.0f}"), num(largest(shared), "{:.0f}"),
+                 num(total(stages, "cpu_seconds"), "{:.0f}"),
+                 num(largest(shared) or before.get("measured", {}).get("max_process_rss_mb"), "{:.0f}"),
                  num(largest(stages), "{:.0f}"), ""))
     head = (f"End to end, `{e2e.get('command', './run.sh')}` stage by stage (measured {e2e.get('at', '?')}"
             f"{'; ' + e2e['note'] if e2e.get('note') else ''}; before: {before.get('at', '?')}"
@@ -335,11 +350,12 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
     p.add_argument("--command", default="bench/run.sh", help="the command that produced the results")
     p.add_argument("--readme", type=Path, help="fill this file's bench section")
-    p.add_argument("--section", choices=("bench", "deploy_latency", "e2e"), default="bench",
+    p.add_argument("--section", choices=("bench", "deploy_latency", "e2e", "train_step"), default="bench",
                    help="the whole Benchmarks section (default), or only the deployable formats' latency and "
                         "accuracy table (README section deploy_latency; needs only deploy_latency and "
                         "deploy_accuracy in the results), or only the end-to-end run stage by stage (README "
-                        "section e2e; needs only e2e)")
+                        "section e2e; needs only e2e), or only the training-step ratios (README section "
+                        "train_step; needs only train_step: bench/train_step.py --quick)")
     args = p.parse_args(argv)
     if not args.results.is_file():
         print(f"report: {args.results} not found; run bench/run.sh first", file=sys.stderr)
@@ -347,6 +363,8 @@ def main(argv=None) -> int:
     results = json.loads(args.results.read_text())
     if args.section == "bench":
         text = render(results, args.command)
+    elif args.section == "train_step":
+        text = train_step_section(results, args.command)
     elif args.section == "e2e":
         text = e2e_section(results, args.command)
     else:

@@ -42,6 +42,11 @@ def test_e2e_section_names_the_largest_process_per_stage_and_against_the_target(
     assert "**not met**" in over
     under = report.e2e_section(e2e_results(1400.0), "python bench/e2e.py")
     assert "1,400 MB resident in stage5" in under and "(1.5 GB), met." in under
+    # a run before measured as a whole (no memory per stage): its largest process in the 'all' row
+    whole = e2e_results(1400.0)
+    whole["e2e"]["before"] = {"stage_seconds": {"stage4": 881, "stage5": 840}, "measured": {"max_process_rss_mb": 2855}}
+    text = report.e2e_section(whole, "python bench/e2e.py")
+    assert "| stage5 | 840 | 400 | 790 | - | 1400 |" in text and "| all | 1721 | 700 | 1380 | 2855 | 1400 |" in text
     # the same through the command line into a README's e2e section
     results = tmp_path / "results.json"
     results.write_text(json.dumps(e2e_results(1400.0)))
