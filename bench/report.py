@@ -324,9 +324,11 @@ def e2e_stage_table(e2e: dict) -> list[str]:
     head = (f"End to end, `{e2e.get('command', './run.sh')}` stage by stage (measured {e2e.get('at', '?')}"
             f"{'; ' + e2e['note'] if e2e.get('note') else ''}; before: {before.get('at', '?')}"
             f"{', ' + before['note'] if before.get('note') else ''}):")
-    return ["", head, "",
-            table(["Stage", "Before: wall s", "Wall s", "CPU s", "Before: largest process MB", "Largest process MB",
-                   "Largest process"], rows)] + memory_summary(e2e)
+    header = ["Stage", "Before: wall s", "Wall s", "CPU s", "Before: largest process MB", "Largest process MB",
+              "Largest process"]
+    if all(row[4] == "-" for row in rows):          # the run before has no memory figures: no such column
+        header, rows = header[:4] + header[5:], [row[:4] + row[5:] for row in rows]
+    return ["", head, "", table(header, rows)] + memory_summary(e2e)
 
 
 def memory_summary(e2e: dict) -> list[str]:

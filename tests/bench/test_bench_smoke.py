@@ -90,7 +90,7 @@ def test_report_renders_and_fills_a_readme(tiny_run, tmp_path):
     assert done.returncode == 0, done.stderr
     text = readme.read_text()
     assert "old" not in text and "| Figure | Measured |" in text and text.endswith("<!-- bench:end -->\n\n## After\n")
-    assert "| Stage | Before: wall s | Wall s | CPU s | Before: largest process MB | Largest process MB | Largest process |" in text
+    assert "| Stage | Before: wall s | Wall s | CPU s | Largest process MB | Largest process |" in text   # no run before
     assert "| stage0 | - |" in text                       # no run before this one in the results file
     assert "| Rep-Mobile training step (batch 4), 1 thread, CPU time |" in text   # bench/run.sh's topic train_step
     assert "Largest process of the run: " in text and " MB resident in stage" in text
