@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from test_run_sh import ROOT, TINY_CORPUS, output_mtimes
+from test_run_sh import ROOT, TINY_ARGS, TINY_CORPUS, output_mtimes
 from shared_pretrained import shared_pretrained
 
 RECIPE = ROOT / "egs" / "dcase2025_task1"
-ARGS = ["--nj", "2", "--corpus-opts", TINY_CORPUS, "--train-opts", "epochs=1 batch_size=16",
-        "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16",
+# The 2024 recipe test's training and pruning options (min_steps=0: the embedded configs' min_steps would
+# turn each one-epoch training into 100-150 steps, 20-30 epochs at split 25).
+TRAIN_OPTS = TINY_ARGS[TINY_ARGS.index("--train-opts") + 1]
+PRUNE_OPTS = TINY_ARGS[TINY_ARGS.index("--prune-opts") + 1]
+ARGS = ["--nj", "2", "--corpus-opts", TINY_CORPUS, "--train-opts", TRAIN_OPTS, "--prune-opts", PRUNE_OPTS,
         "--device-opts", "batch_size=2 min_steps=0 val_fraction=0", "--devices", "b",
         "--package-name", "Tiny_Recipe_task1"]
 
