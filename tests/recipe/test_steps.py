@@ -23,6 +23,7 @@ def test_layout_names_every_folder_from_its_arguments_only():
     assert layout("kd_dir exp 100; kd_dir exp; deploy_dir e 25; prune_dir e 25") == \
         "exp/kd/split100\nexp/kd\ne/deploy/split25\ne/prune/split25"
     assert layout("expdir=elsewhere; kd_dir exp 5") == "exp/kd/split5"      # no caller variable is read
+    assert layout("unit_name 25; unit_name fold2; teach_dir exp fold2") == "split25\nfold2\nexp/teach/fold2"
     assert layout("device_dir e 25; device_score_dir e 25; package_dir e") == \
         "e/device/split25\ne/device_score/split25\ne/package"
 
