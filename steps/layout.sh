@@ -4,6 +4,7 @@
 #
 #   feats_dir DUMPDIR KIND SET      the feature folder of one data set (KIND: a feats_<KIND>.yaml front end)
 #   feats_h5 DUMPDIR KIND SET       its feature store
+#   unit_name SPLIT                 the name of a split in every folder below: split<N>, or the name itself
 #   teach_dir EXPDIR [SPLIT]        the teachers (<name>/) and their ensemble logits (logits.h5) of a split
 #   kd_dir EXPDIR [SPLIT]           the systems trained on the labels or distilled (<system>/)
 #   prune_dir EXPDIR [SPLIT]        the pruning run of a split
@@ -20,13 +21,13 @@
 
 feats_dir() { echo "$1/$2/$3"; }
 feats_h5() { echo "$(feats_dir "$@")/feats.h5"; }
-_split_dir() {  # a number N is a DCASE training split (split<N>); a name (fold1, ...) is used as it is
-  case ${3:-} in
-    '') echo "$1/$2" ;;
-    *[!0-9]*) echo "$1/$2/$3" ;;
-    *) echo "$1/$2/split$3" ;;
+unit_name() {  # a number N is a DCASE training split (split<N>); a name (fold1, ...) is used as it is
+  case $1 in
+    *[!0-9]*) echo "$1" ;;
+    *) echo "split$1" ;;
   esac
 }
+_split_dir() { if [ -n "${3:-}" ]; then echo "$1/$2/$(unit_name "$3")"; else echo "$1/$2"; fi; }
 teach_dir() { _split_dir "$1" teach "${2:-}"; }
 kd_dir() { _split_dir "$1" kd "${2:-}"; }
 prune_dir() { _split_dir "$1" prune "${2:-}"; }

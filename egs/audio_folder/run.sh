@@ -46,13 +46,12 @@ trap 'python -m asc.lock release . --pid $$' EXIT
 . ./cmd.sh
 . utils/job_pool.sh
 . steps/layout.sh       # where each stage's outputs go, from --expdir and --dumpdir
+. steps/stages.sh       # log, run_stage, per_unit (a stage's chain for every fold)
 
 folder=${folder:-$FOLDER} test_folder=${test_folder:-$TEST_FOLDER}
 conf=conf/$profile
 [ -d "$conf" ] || { echo "$0: no config folder $conf for --profile $profile" >&2; exit 1; }
 [ -n "$teachers" ] || teachers=$(cat $conf/teachers)
-log() { echo "$(date '+%F %T') [run.sh stage $1] ${*:2}"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run_stage 1; then
   [ -n "$folder" ] || { echo "$0: no folder of recordings: give --folder DIR (or FOLDER in db.sh)" >&2; exit 1; }
@@ -64,87 +63,49 @@ fi
 if run_stage 2; then
   # Features of data/all only: every fold's training and test sets read it by utterance id.
   for feats in student teacher; do
-    fconf=$conf/feats_$feats.yaml out=$(feats_dir $dumpdir $feats all)
-    [ -f $fconf ] || fconf=conf/common/feats_$feats.yaml   # a profile's own file wins over the shared one
-    if python -m asc.bin.extract_features --status --config $fconf --data data/all --out $out; then
-      log 2 "$out/feats.h5 is complete; skipped"
-      continue
-    fi
-    log 2 "$feats features of data/all -> $out/feats.h5 ($nj jobs, logs in $out/log)"
-    $feat_cmd JOB=1:$nj $out/log/extract.JOB.log \
-      python -m asc.bin.extract_features --config $fconf --data data/all --out $out --shard JOB --num-shards $nj
-    python -m asc.bin.merge_features --out $out --num-shards $nj --data data/all --config $fconf
+    steps/extract_features.sh --cmd "$feat_cmd" --nj $nj $conf $feats data/all $(feats_dir $dumpdir $feats all)
   done
 fi
 
-# Stages 3-5 train per fold (fold<k> in every exp folder), --jobs at once; every job is a step of
-# steps/, exactly as in the DCASE2024 recipe, with data/train_fold<k> and data/test_fold<k>.
+# Stages 3-5 train per fold (fold<k> in every exp folder), --jobs at once; every fold's chain is a script
+# of steps/, exactly as in the DCASE2024 recipe, with data/train_fold<k> and data/test_fold<k>.
 if [ -z "$folds" ] && [ "$stop_stage" -ge 3 ]; then
   [ -f data/folds ] || { echo "$0: no data/folds: run stage 1 first" >&2; exit 1; }
   folds=$(cat data/folds)
 fi
+fold_names=
+for f in $folds; do fold_names="$fold_names fold$f"; done
 labels=data/labels.txt
 student_feats=$(feats_h5 $dumpdir student all)
 threads=0
 [ "$jobs" -gt 1 ] && [ "$cmd_backend" = local ] && threads=$(pool_threads $jobs)
 train_job=$train_cmd prune_job=$train_cmd
 [ "$ngpu" -ge 1 ] && train_job="$cuda_cmd --gpu $ngpu" prune_job="$cuda_cmd --gpu 1"
-train_step=(steps/train.sh --cmd "$train_job" --threads $threads --ngpu $ngpu --seed $seed --train-opts "$train_opts")
+training=(--cmd "$train_job" --threads $threads --ngpu $ngpu --seed $seed --train-opts "$train_opts")
 
-per_fold() {  # stage function: run function fold<k> for every fold, --jobs at once
-  local stage=$1 fn=$2 f
-  if [ "$jobs" -le 1 ]; then
-    for f in $folds; do $fn fold$f; done
-    return
-  fi
-  log $stage "folds $folds, $jobs at once (logs: $expdir/log/stage$stage.fold<k>.log)"
-  pool_start $jobs
-  for f in $folds; do pool_run $expdir/log/stage$stage.fold$f.log $fn fold$f; done
-  pool_finish || { echo "$0: stage $stage failed for a fold; its log is named above" >&2; exit 1; }
-}
+# stage function: run function fold<k> for every fold, --jobs at once (steps/stages.sh)
+per_fold() { per_unit $1 $jobs $expdir/log $2 $fold_names; }
 
 teachers_of_fold() {
   # Every teacher (the pretrained ones fine-tuned from PRETRAINED_DIR), then their ensemble's logits
   # for every training segment of the fold, computed once for stages 4 and 5.
-  local fold=$1 dir members= teacher name feats
-  dir=$(teach_dir $expdir $fold)
-  for teacher in $teachers; do
-    name=${teacher%%:*} feats=${teacher#*:}
-    log 3 "teacher $name on data/train_$fold -> $dir/$name (log: $dir/$name/log/train.log)"
-    "${train_step[@]}" $conf/train_$name.yaml data/train_$fold $(feats_h5 $dumpdir $feats all) $labels \
-      $dir/$name --pretrained-dir $PRETRAINED_DIR
-    members="$members $dir/$name"
-  done
-  log 3 "teacher ensemble logits ($members ) -> $dir/logits.h5"
-  steps/teacher_logits.sh --cmd "$decode_cmd" --threads $threads data/train_$fold $labels $dir/logits.h5 $members
+  steps/teachers.sh "${training[@]}" --logits-cmd "$decode_cmd" --pretrained-dir "$PRETRAINED_DIR" $conf \
+    data/train_$1 $dumpdir all $labels $(teach_dir $expdir $1) $teachers
 }
 
 students_of_fold() {
   # The baseline and Rep-Mobile on the labels alone (the references) and Rep-Mobile distilled from the
   # stored teacher logits of stage 3.
-  local fold=$1 dir system kd
-  dir=$(kd_dir $expdir $fold)
-  for system in $students; do
-    kd=
-    case $system in *_kd) kd="--teacher-logits $(teach_dir $expdir $fold)/logits.h5" ;; esac
-    log 4 "$system on data/train_$fold -> $dir/$system (log: $dir/$system/log/train.log)"
-    "${train_step[@]}" $conf/train_$system.yaml data/train_$fold $student_feats $labels $dir/$system $kd
-  done
+  steps/students.sh "${training[@]}" --teacher-logits $(teach_dir $expdir $1)/logits.h5 $conf data/train_$1 \
+    $student_feats $labels $(kd_dir $expdir $1) $students
 }
 
 prune_fold() {
   # The wide Rep-Mobile distilled from the teachers, pruned step by step with KD fine-tuning to the
   # DCASE2024 limits (conf/<profile>/prune.yaml), then fused, stored in float16 and checked.
-  local fold=$1 wide logits exp deploy
-  wide=$(kd_dir $expdir $fold)/rep_mobile_wide_kd logits=$(teach_dir $expdir $fold)/logits.h5
-  exp=$(prune_dir $expdir $fold) deploy=$(deploy_dir $expdir $fold)
-  log 5 "rep_mobile_wide_kd on data/train_$fold -> $wide (log: $wide/log/train.log)"
-  "${train_step[@]}" $conf/train_rep_mobile_wide_kd.yaml data/train_$fold $student_feats $labels $wide \
-    --teacher-logits $logits
-  log 5 "pruning $wide -> $exp, deployable model -> $deploy (log: $exp/log/prune.log)"
-  steps/prune.sh --cmd "$prune_job" --threads $threads --seed $seed --prune-opts "$prune_opts" \
-    --deploy-dir $deploy --test-data data/test_$fold --test-feats $student_feats \
-    $conf/prune.yaml $wide data/train_$fold $student_feats $logits $labels $exp
+  steps/prune_chain.sh "${training[@]}" --prune-cmd "$prune_job" --prune-opts "$prune_opts" \
+    --test-data data/test_$1 --test-feats $student_feats $conf data/train_$1 $student_feats \
+    $(teach_dir $expdir $1)/logits.h5 $labels $(kd_dir $expdir $1) $(prune_dir $expdir $1) $(deploy_dir $expdir $1)
 }
 
 if run_stage 3; then
@@ -167,18 +128,9 @@ if run_stage 6; then
   # Every system of stage 4 and the deployable model of stage 5 on its fold's test set: scores per
   # segment and per recording (segment probabilities aggregated per recording, asc.eval.recording_scores);
   # then the table over the folds.
-  for f in $folds; do
-    for system in $students; do
-      dir=$(kd_dir $expdir fold$f)/$system
-      log 6 "scoring $dir on data/test_fold$f -> $dir/score_test"
-      steps/score.sh --cmd "$decode_cmd" --split $f --feats $student_feats $dir $system data/test_fold$f $labels \
-        $dir/score_test
-    done
-    dir=$(deploy_dir $expdir fold$f)
-    [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
-    log 6 "scoring $dir/model.pt on data/test_fold$f -> $dir/score_test"
-    steps/score.sh --cmd "$decode_cmd" --split $f --feats $student_feats $dir/model.pt rep_mobile_pruned \
-      data/test_fold$f $labels $dir/score_test
+  for fold in $fold_names; do
+    steps/score_systems.sh --cmd "$decode_cmd" --split ${fold#fold} data/test_$fold $student_feats $labels \
+      $(kd_dir $expdir $fold) $(deploy_dir $expdir $fold) $students
   done
   log 6 "fold table -> $expdir/RESULTS.md"
   python -m asc.bin.fold_results --exp $(kd_dir $expdir) $(deploy_dir $expdir) --out $expdir/RESULTS.md \

@@ -48,6 +48,7 @@ trap 'python -m asc.lock release . --pid $$' EXIT
 . ./cmd.sh
 . utils/job_pool.sh
 . steps/layout.sh       # where each stage's outputs go, from --expdir and --dumpdir
+. steps/stages.sh       # log, run_stage, per_unit (a stage's chain for every split)
 . local/tables.sh       # the columns of the recipe's tables
 
 # Default corpus: the real one of db.sh for the tau22 profile, the generated one otherwise.
@@ -56,8 +57,6 @@ eval_set=${eval_set:-${corpus%/}_eval}
 conf=conf/$profile
 [ -d "$conf" ] || { echo "$0: no config folder $conf for --profile $profile" >&2; exit 1; }
 [ -n "$teachers" ] || teachers=$(cat $conf/teachers)   # the profile's default teachers
-log() { echo "$(date '+%F %T') [run.sh stage $1] ${*:2}"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run_stage 0; then
   if [ "$corpus" = "$EMBEDDED" ]; then
@@ -77,17 +76,7 @@ if run_stage 2; then
   # Features of the supersets only: the smaller splits read the train_split100 store by utt id.
   for feats in student teacher; do
     for set in train_split100 test; do
-      fconf=$conf/feats_$feats.yaml out=$(feats_dir $dumpdir $feats $set)
-      [ -f $fconf ] || fconf=conf/common/feats_$feats.yaml   # a profile's own file wins over the shared one
-      if python -m asc.bin.extract_features --status --config $fconf --data data/$set --out $out; then
-        log 2 "$out/feats.h5 is complete; skipped"
-        continue
-      fi
-      log 2 "$feats features of data/$set -> $out/feats.h5 ($nj jobs, logs in $out/log)"
-      $feat_cmd JOB=1:$nj $out/log/extract.JOB.log \
-        python -m asc.bin.extract_features --config $fconf --data data/$set --out $out \
-          --shard JOB --num-shards $nj
-      python -m asc.bin.merge_features --out $out --num-shards $nj --data data/$set --config $fconf
+      steps/extract_features.sh --cmd "$feat_cmd" --nj $nj $conf $feats data/$set $(feats_dir $dumpdir $feats $set)
     done
   done
 fi
@@ -97,7 +86,8 @@ fi
 # threads per job; on Slurm/SGE as N jobs queued at once). Without --jobs, on this machine's CPU: one
 # single-threaded chain per core (utils/job_pool.sh default_jobs). --jobs 1 runs them one after the
 # other, on the screen. Every job is a step of steps/ (train, teacher logits, prune, score) with its
-# inputs as arguments.
+# inputs as arguments; a split's chain of them is a script of steps/ too (teachers, students, prune_chain,
+# score_systems), shared with egs/audio_folder.
 labels=data/labels.txt
 student_feats=$(feats_h5 $dumpdir student train_split100) test_feats=$(feats_h5 $dumpdir student test)
 [ -n "$jobs" ] || jobs=$(default_jobs "$cmd_backend" "$ngpu" $splits)
@@ -106,50 +96,26 @@ threads=0
 # Training jobs: one process on the CPU or on one GPU, torchrun with one process per GPU beyond that.
 train_job=$train_cmd prune_job=$train_cmd
 [ "$ngpu" -ge 1 ] && train_job="$cuda_cmd --gpu $ngpu" prune_job="$cuda_cmd --gpu 1"
-train_step=(steps/train.sh --cmd "$train_job" --threads $threads --ngpu $ngpu --seed $seed
-            --dir-folder "$DIRS_FOLDER" --train-opts "$train_opts")
+training=(--cmd "$train_job" --threads $threads --ngpu $ngpu --seed $seed --dir-folder "$DIRS_FOLDER"
+          --train-opts "$train_opts")   # steps/train.sh's options, for every chain that trains
 
-per_split() {  # stage function: run function <split> for every split, --jobs at once
-  local stage=$1 fn=$2 split
-  if [ "$jobs" -le 1 ]; then
-    for split in $splits; do $fn $split; done
-    return
-  fi
-  log $stage "splits $splits, $jobs at once, largest first (logs: $expdir/log/stage$stage.split<N>.log)"
-  pool_start $jobs
-  for split in $(largest_first $splits); do pool_run $expdir/log/stage$stage.split$split.log $fn $split; done
-  pool_finish || { echo "$0: stage $stage failed for a split; its log is named above" >&2; exit 1; }
-}
+# stage function: run function <split> for every split, --jobs at once (steps/stages.sh)
+per_split() { per_unit $1 $jobs $expdir/log $2 $splits; }
 
 teachers_of_split() {
-  # Teachers (PaSST fine-tuned from db.sh's PASST_CHECKPOINT if set, else from scratch), then their
-  # ensemble's logits for every training clip of the split, computed once for stages 4 and 5.
-  local split=$1 dir members= teacher name feats init
-  dir=$(teach_dir $expdir $split)
-  for teacher in $teachers; do
-    name=${teacher%%:*} feats=${teacher#*:} init=
-    pretrained="--pretrained-dir $PRETRAINED_DIR"   # read by the configs that name a `pretrained:` file (mn04, ...)
-    [ "$name" = passt ] && [ -n "$PASST_CHECKPOINT" ] && init=$PASST_CHECKPOINT pretrained=
-    log 3 "teacher $name on data/train_split$split -> $dir/$name (log: $dir/$name/log/train.log)"
-    "${train_step[@]}" --init "$init" $conf/train_$name.yaml data/train_split$split \
-      $(feats_h5 $dumpdir $feats train_split100) $labels $dir/$name $pretrained
-    members="$members $dir/$name"
-  done
-  log 3 "teacher ensemble logits ($members ) -> $dir/logits.h5"
-  steps/teacher_logits.sh --cmd "$decode_cmd" --threads $threads data/train_split$split $labels $dir/logits.h5 $members
+  # Teachers (PaSST fine-tuned from db.sh's PASST_CHECKPOINT if set; the others from the official files in
+  # PRETRAINED_DIR that their configs name, or from scratch), then their ensemble's logits for every
+  # training clip of the split, computed once for stages 4 and 5.
+  steps/teachers.sh "${training[@]}" --logits-cmd "$decode_cmd" --pretrained-dir "$PRETRAINED_DIR" \
+    ${PASST_CHECKPOINT:+--init passt=$PASST_CHECKPOINT} $conf data/train_split$1 $dumpdir train_split100 \
+    $labels $(teach_dir $expdir $1) $teachers
 }
 
 students_of_split() {
   # The baseline and Rep-Mobile trained on the labels alone (the references) and Rep-Mobile distilled
   # from the stored teacher logits of stage 3, all with the same augmentations.
-  local split=$1 dir system kd
-  dir=$(kd_dir $expdir $split)
-  for system in $students; do
-    kd=
-    case $system in *_kd) kd="--teacher-logits $(teach_dir $expdir $split)/logits.h5" ;; esac
-    log 4 "$system on data/train_split$split -> $dir/$system (log: $dir/$system/log/train.log)"
-    "${train_step[@]}" $conf/train_$system.yaml data/train_split$split $student_feats $labels $dir/$system $kd
-  done
+  steps/students.sh "${training[@]}" --teacher-logits $(teach_dir $expdir $1)/logits.h5 $conf data/train_split$1 \
+    $student_feats $labels $(kd_dir $expdir $1) $students
 }
 
 prune_split() {
@@ -157,16 +123,9 @@ prune_split() {
   # the default width), then K steps of pruning and KD fine-tuning to the DCASE2024 limits
   # (conf/$profile/prune.yaml) and the deployable model: fused, float16, limits checked (the stage
   # fails if they are exceeded), float16 vs float32 measured.
-  local split=$1 wide logits exp deploy
-  wide=$(kd_dir $expdir $split)/rep_mobile_wide_kd logits=$(teach_dir $expdir $split)/logits.h5
-  exp=$(prune_dir $expdir $split) deploy=$(deploy_dir $expdir $split)
-  log 5 "rep_mobile_wide_kd on data/train_split$split -> $wide (log: $wide/log/train.log)"
-  "${train_step[@]}" $conf/train_rep_mobile_wide_kd.yaml data/train_split$split $student_feats $labels $wide \
-    --teacher-logits $logits
-  log 5 "pruning $wide -> $exp, deployable model -> $deploy (log: $exp/log/prune.log)"
-  steps/prune.sh --cmd "$prune_job" --threads $threads --seed $seed --dir-folder "$DIRS_FOLDER" \
-    --prune-opts "$prune_opts" --deploy-dir $deploy --test-data data/test --test-feats $test_feats \
-    $conf/prune.yaml $wide data/train_split$split $student_feats $logits $labels $exp
+  steps/prune_chain.sh "${training[@]}" --prune-cmd "$prune_job" --prune-opts "$prune_opts" --test-data data/test \
+    --test-feats $test_feats $conf data/train_split$1 $student_feats $(teach_dir $expdir $1)/logits.h5 $labels \
+    $(kd_dir $expdir $1) $(prune_dir $expdir $1) $(deploy_dir $expdir $1)
 }
 
 if run_stage 3; then
@@ -196,20 +155,11 @@ fi
 score_split() {
   # Each system of stage 4 (its checkpoints/best.pt) and the deployable model of stage 5 on the test
   # set; the submission output for the evaluation set if there is one.
-  local split=$1 dir system out
-  for system in $students; do
-    dir=$(kd_dir $expdir $split)/$system
-    log 6 "scoring $dir on data/test -> $dir/score_test"
-    steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split --feats $test_feats $dir $system data/test \
-      $labels $dir/score_test
-  done
-  dir=$(deploy_dir $expdir $split)
-  [ -f $dir/deploy.done ] || { echo "$0: stage 6: $dir is not finished (no deploy.done); run stage 5" >&2; exit 1; }
-  log 6 "scoring $dir/model.pt on data/test -> $dir/score_test"
-  steps/score.sh --cmd "$decode_cmd" --threads $threads --split $split --feats $test_feats $dir/model.pt \
-    rep_mobile_pruned data/test $labels $dir/score_test
+  local split=$1 dir out
+  steps/score_systems.sh --cmd "$decode_cmd" --threads $threads --split $split data/test $test_feats $labels \
+    $(kd_dir $expdir $split) $(deploy_dir $expdir $split) $students
   if [ -f "$eval_set/meta.csv" ]; then
-    out=$(submission_dir $expdir $split)
+    dir=$(deploy_dir $expdir $split) out=$(submission_dir $expdir $split)
     log 6 "submission output of $dir/model.pt for $eval_set -> $out"
     $decode_cmd $out/log/submission.log \
       python -m asc.bin.submission --model $dir/model.pt --eval-dir "$eval_set" --out $out

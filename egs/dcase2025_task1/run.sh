@@ -49,12 +49,11 @@ python -m asc.lock acquire . --pid $$ --what "$_cmdline" || exit 1
 trap 'python -m asc.lock release . --pid $$' EXIT
 . ./cmd.sh
 . steps/layout.sh
+. steps/stages.sh       # log, run_stage
 
 [ -d conf/$profile ] || { echo "$0: no config folder conf/$profile for --profile $profile" >&2; exit 1; }
 abs() { case $1 in /*|'') echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 corpus=$(abs "$corpus") split_dir=$(abs "$split_dir") expdir=$(abs "$expdir") eval_set=$(abs "$eval_set")
-log() { echo "$(date '+%F %T') [run.sh stage $1] ${*:2}"; }
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 # What the base recipe's stages write and this one reads.
 base=$BASE_RECIPE data=$BASE_RECIPE/data labels=$BASE_RECIPE/data/labels.txt
