@@ -126,7 +126,7 @@ def rep_mobile_figures(mode: str) -> dict:
              "new": TrainStep(fresh(model_cfg), batches, channels_last, fast=True),
              "online": TrainStep(fresh(model_cfg, train_form="online"), batches, channels_last),
              # one branch per site: plain Conv+BN, the ceiling of any form that trains with BatchNorm
-             "conv_bn": TrainStep(fresh(model_cfg, dw_branches=["kxk"], stem_branches=["kxk"]), batches, 
+             "conv_bn": TrainStep(fresh(model_cfg, dw_branches=["kxk"], stem_branches=["kxk"]), batches,
                                  channels_last),
              "fused": TrainStep(reparameterize(fresh(model_cfg)), batches, channels_last)}
     one = timed(steps, 1, rounds, batch)
