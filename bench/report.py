@@ -66,6 +66,9 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         ("Allocator variables of tools/cpu_env.sh (training step)", speed(r.get("train_allocator_speedup")),
          "without MALLOC_*", "", ""),
         ("OMP_WAIT_POLICY=PASSIVE (training step)", speed(r.get("train_omp_passive_speedup")), "as given", "", ""),
+    ]
+    rows += train_step_rows(r)
+    rows += [
         ("Rep-Mobile fused vs training form, batch 1", speed(r.get("fused_speedup")),
          f"training form ({num(forms.get('training', {}).get('latency_ms_batch1'), '{:.2f}')} ms/clip; fused "
          f"{num(forms.get('float32', {}).get('latency_ms_batch1'), '{:.2f}')})", ">= 1.5x",
@@ -104,7 +107,71 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
          "< 15 min" if e2e.get("command", "./run.sh") == "./run.sh" else "(quick run)",
          verdict(r.get("e2e_seconds"), lambda v: v < 900) if e2e.get("command") == "./run.sh" else ""),
     ]
+    rows.append(memory_row(r))
     return rows
+
+
+# issue 21: the training step of Rep-Mobile's training form >= 2x the branch-by-branch path (the code path
+# before it); every process of the default ./run.sh at most 1.5 GB resident
+STEP_TARGET = 2.0
+PROCESS_MB_TARGET = 1536
+
+
+def train_step_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
+    """The training-step ratios of bench/train_step_compare.py (topic train_step): Rep-Mobile's training
+    step against the branch-by-branch path at 1 and 2 threads, every other step form it timed (the fused
+    ceiling, and any training form added beside them), the validation forward, the teachers' channels_last."""
+    rep = r.get("train_step", {}).get("rep_mobile", {})
+    one, two = rep.get("samples_per_s_1thread", {}), rep.get("samples_per_s_2threads", {})
+    speed = lambda v: num(v, "{:.2f}", "x")       # noqa: E731
+    rate = lambda table, key: num(table.get(key), "{:.0f}")   # noqa: E731
+    batch = f"batch {rep['batch']}" if rep.get("batch") else "batch ?"
+    rows = [(f"Rep-Mobile training step ({batch}), 1 thread, CPU time", speed(r.get("train_step_speedup")),
+             f"branch by branch, the path before ({rate(one, 'old')} samples/s; now {rate(one, 'new')})",
+             f">= {STEP_TARGET:g}x", verdict(r.get("train_step_speedup"), lambda v: v >= STEP_TARGET)),
+            ("... 2 threads, wall clock", speed(r.get("train_step_speedup_2threads")),
+             f"branch by branch ({rate(two, 'old')} samples/s; now {rate(two, 'new')})", f">= {STEP_TARGET:g}x",
+             verdict(r.get("train_step_speedup_2threads"), lambda v: v >= STEP_TARGET))]
+    for form in one:
+        if form not in ("old", "new"):
+            label = "fused single-convolution form (the ceiling)" if form == "fused" else f"'{form}' form"
+            rows.append((f"... {label}, 1 thread", speed(ratio(one[form], one.get("old"))),
+                         f"branch by branch ({rate(one, form)} samples/s)", "", ""))
+    ev = rep.get("eval_samples_per_s_1thread", {})
+    if ev:
+        rows.append(("Rep-Mobile validation forward, 1 thread", speed(rep.get("eval_speedup")),
+                     f"branch by branch ({rate(ev, 'old')} samples/s; now {rate(ev, 'new')})", "", ""))
+    for name, t in r.get("train_step", {}).get("teachers", {}).items():
+        rows.append((f"Teacher {name} training step, channels_last", speed(t.get("channels_last_speedup")),
+                     "contiguous, 1 thread", "", ""))
+    return rows
+
+
+def ratio(numerator, denominator):
+    """numerator / denominator, None when either is missing."""
+    return None if numerator is None or not denominator else numerator / denominator
+
+
+def largest_stage(e2e: dict) -> tuple[str, dict] | tuple[None, None]:
+    """(stage name, its figures) of the stage whose largest process was the run's largest."""
+    stages = {k: v for k, v in (e2e.get("stages") or {}).items() if v.get("max_process_rss_mb") is not None}
+    if not stages:
+        return None, None
+    name = max(stages, key=lambda k: stages[k]["max_process_rss_mb"])
+    return name, stages[name]
+
+
+def memory_row(r: dict) -> tuple[str, str, str, str, str]:
+    """The largest process of the end-to-end run against the 1.5 GB target, naming its stage and command."""
+    e2e = r.get("e2e", {})
+    stage, figures = largest_stage(e2e)
+    where = (f"{stage}: `{figures['largest_process'][:70]}`" if figures and figures.get("largest_process")
+             else "per stage in the end-to-end table")
+    value = r.get("e2e_max_process_rss_mb")
+    default = e2e.get("command", "./run.sh") == "./run.sh"
+    return ("End to end: largest process" if default else "End to end (tiny overrides): largest process",
+            num(value, "{:,.0f}", " MB"), where, f"<= {PROCESS_MB_TARGET:,} MB (1.5 GB)" if default else "(quick run)",
+            verdict(value, lambda v: v <= PROCESS_MB_TARGET) if default else "")
 
 
 FORMAT_NAMES = {"float32": "float32 (the fused network; over 128 kB as a file)", "float16_stored": "float16-stored (computes in float32; default)",
@@ -130,6 +197,20 @@ def latency_table(r: dict) -> list[str]:
     return ["", f"Deployable formats of Rep-Mobile on this CPU ({dep.get('threads')} thread(s), latency of the "
                 f"network on one 1-s clip of log-mels, front end excluded{where}):", "",
             table(["Format", "ms per 1-s clip (batch 1)", f"clips/s (batch {big})", "Test macro accuracy"], rows)]
+
+
+def train_step_section(r: dict, command: str) -> str:
+    """The training-step ratios alone, with the machine and its load (README section train_step)."""
+    if "train_step" not in r:
+        return "Not measured: no train_step in the results file.\n"
+    m = r.get("machine", {})
+    when = r.get("measured", {}).get("train_step", {})
+    head = (f"Measured with `{command}` ({when.get('mode', '?')} size) on {m.get('cpu_model', '?')}, "
+            f"{m.get('usable_cores', '?')} cores, torch {m.get('torch', '?')}; load average at the end "
+            f"{when.get('load_average', '?')} (1 thread: CPU time of the process, which a neighbour's load barely "
+            f"changes; 2 threads: the wall clock, which it does).")
+    return head + "\n\n" + table(["Figure", "Measured", "Reference (same run)", "Target", "Met"],
+                                  train_step_rows(r)) + "\n"
 
 
 def deploy_latency_section(r: dict, command: str) -> str:
@@ -220,27 +301,49 @@ def e2e_section(r: dict, command: str) -> str:
 
 
 def e2e_stage_table(e2e: dict) -> list[str]:
-    """Each stage of the end-to-end run: wall and CPU time and its largest process, beside the run before."""
+    """Each stage of the end-to-end run: wall and CPU time and its largest process (resident memory and
+    which command), beside the run before; then the run's largest process against the 1.5 GB target."""
     stages = e2e.get("stages") or {k: {"seconds": v} for k, v in e2e.get("stage_seconds", {}).items()}
     if not stages:
         return []
     before = e2e.get("before", {})
     old = before.get("stages") or {k: {"seconds": v} for k, v in before.get("stage_seconds", {}).items()}
     rows = [(name, num(old.get(name, {}).get("seconds"), "{:.0f}"), num(s.get("seconds"), "{:.0f}"),
-             num(s.get("cpu_seconds"), "{:.0f}"), num(s.get("max_process_rss_mb"), "{:.0f}"),
+             num(s.get("cpu_seconds"), "{:.0f}"), num(old.get(name, {}).get("max_process_rss_mb"), "{:.0f}"),
+             num(s.get("max_process_rss_mb"), "{:.0f}"),
              f"`{s['largest_process'][:70]}`" if s.get("largest_process") else "")
             for name, s in stages.items()]
     total = lambda table, key: sum(v.get(key) or 0 for v in table.values()) or None   # noqa: E731
+    largest = lambda table: max((v.get("max_process_rss_mb") or 0 for v in table.values()), default=0) or None  # noqa: E731
     shared = {k: v for k, v in old.items() if k in stages}          # the same stages on both sides
     rows.append(("all" if len(shared) == len(old) else "these stages", num(total(shared, "seconds"), "{:.0f}"),
                  num(total(stages, "seconds"), "{:.0f}"),
                  num(total(stages, "cpu_seconds"), "{:.0f}"),
-                 num(max((v.get("max_process_rss_mb") or 0 for v in stages.values()), default=None), "{:.0f}"), ""))
+                 num(largest(shared) or before.get("measured", {}).get("max_process_rss_mb"), "{:.0f}"),
+                 num(largest(stages), "{:.0f}"), ""))
     head = (f"End to end, `{e2e.get('command', './run.sh')}` stage by stage (measured {e2e.get('at', '?')}"
             f"{'; ' + e2e['note'] if e2e.get('note') else ''}; before: {before.get('at', '?')}"
             f"{', ' + before['note'] if before.get('note') else ''}):")
-    return ["", head, "",
-            table(["Stage", "Before: wall s", "Wall s", "CPU s", "Largest process MB", "Largest process"], rows)]
+    header = ["Stage", "Before: wall s", "Wall s", "CPU s", "Before: largest process MB", "Largest process MB",
+              "Largest process"]
+    if all(row[4] == "-" for row in rows):          # the run before has no memory figures: no such column
+        header, rows = header[:4] + header[5:], [row[:4] + row[5:] for row in rows]
+    return ["", head, "", table(header, rows)] + memory_summary(e2e)
+
+
+def memory_summary(e2e: dict) -> list[str]:
+    """One line: the largest process of the run (its stage and command) against the 1.5 GB target of
+    issue 21; nothing when no stage recorded its memory."""
+    stage, figures = largest_stage(e2e)
+    if figures is None:
+        return []
+    mb = figures["max_process_rss_mb"]
+    target = f"at most {PROCESS_MB_TARGET:,} MB (1.5 GB)"
+    met = "met" if mb <= PROCESS_MB_TARGET else "**not met**"
+    which = f" (`{figures['largest_process'][:70]}`)" if figures.get("largest_process") else ""
+    scope = "" if e2e.get("complete", True) else ", of the stages measured"
+    return ["", f"Largest process of the run{scope}: {mb:,.0f} MB resident in {stage}{which}; target for every "
+                f"process of the default run: {target}, {met}."]
 
 
 def main(argv=None) -> int:
@@ -249,11 +352,12 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
     p.add_argument("--command", default="bench/run.sh", help="the command that produced the results")
     p.add_argument("--readme", type=Path, help="fill this file's bench section")
-    p.add_argument("--section", choices=("bench", "deploy_latency", "e2e"), default="bench",
+    p.add_argument("--section", choices=("bench", "deploy_latency", "e2e", "train_step"), default="bench",
                    help="the whole Benchmarks section (default), or only the deployable formats' latency and "
                         "accuracy table (README section deploy_latency; needs only deploy_latency and "
                         "deploy_accuracy in the results), or only the end-to-end run stage by stage (README "
-                        "section e2e; needs only e2e)")
+                        "section e2e; needs only e2e), or only the training-step ratios (README section "
+                        "train_step; needs only train_step: bench/train_step.py --quick)")
     args = p.parse_args(argv)
     if not args.results.is_file():
         print(f"report: {args.results} not found; run bench/run.sh first", file=sys.stderr)
@@ -261,6 +365,8 @@ def main(argv=None) -> int:
     results = json.loads(args.results.read_text())
     if args.section == "bench":
         text = render(results, args.command)
+    elif args.section == "train_step":
+        text = train_step_section(results, args.command)
     elif args.section == "e2e":
         text = e2e_section(results, args.command)
     else:

@@ -12,7 +12,11 @@
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 size= out=$root/bench/results.json skip= command="bench/run.sh${*:+ $*}"
-topics="mel_frontend train_throughput deploy_latency prune_steps scale e2e"
+topics="mel_frontend train_throughput train_step deploy_latency prune_steps scale e2e"
+# the script of a topic: bench/<topic>.py, but the training-step ratio (topic train_step) is
+# bench/train_step_compare.py at every size (bench/train_step.py is that only with --quick or --tiny; at
+# full size it is the loader benchmark behind train_throughput, which writes its own JSON to --out)
+script_of() { case $1 in train_step) echo train_step_compare ;; *) echo $1 ;; esac; }
 while [ $# -gt 0 ]; do
   case $1 in
     --quick|--tiny) size=$1 ;;
@@ -34,8 +38,9 @@ rm -f "$running"
 failed=
 for topic in $topics; do
   case " $skip " in *" $topic "*) echo "== $topic: skipped"; continue ;; esac
-  echo "== python bench/$topic.py $size"
-  python "$root/bench/$topic.py" $size --out "$running" || failed="$failed $topic"
+  script=$(script_of $topic)
+  echo "== python bench/$script.py $size"
+  python "$root/bench/$script.py" $size --out "$running" || failed="$failed $topic"
 done
 [ -f "$running" ] && mv "$running" "$out"
 echo "== results: $out"

@@ -1,4 +1,5 @@
-"""Training-step speed, new against old in one run: `python bench/train_step.py --quick` (see there).
+"""Training-step speed, new against old in one run: `python bench/train_step.py --quick` (see there), or
+`python bench/train_step_compare.py [--quick | --tiny]` (bench/run.sh's topic train_step, full size too).
 
 Rep-Mobile's multi-branch sites compute through asc.models.rep_training ("new") or branch by branch
 ("old": asc.models.reparam.FAST_PATH = False, today's code path until this change); both models start
@@ -189,3 +190,9 @@ def compare(argv=None) -> int:
                 "train_step_online_speedup_2threads": rep["online_vs_new_2threads"]}
     merge_results(args.out, "train_step", {"rep_mobile": rep, "teachers": teachers}, headline, mode)
     return 0
+
+
+if __name__ == "__main__":      # bench/run.sh's topic train_step, at any size (full: no --quick/--tiny)
+    import sys
+
+    sys.exit(compare())

@@ -1,5 +1,7 @@
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -107,3 +109,24 @@ def test_a_set_without_devices_is_scored_without_device_figures():
     assert s.macro_accuracy == with_devices.macro_accuracy and s.confusion == with_devices.confusion
     assert (s.devices, s.per_device, s.per_device_class, s.device_counts, s.device_groups) == ([], {}, {}, {}, {})
     assert s.seen_devices is None and s.unseen_devices is None
+
+
+def test_log_loss_is_sklearns_bit_for_bit_also_where_it_clips():
+    rng = np.random.default_rng(1)
+    n = 500
+    y = rng.integers(0, 10, n)
+    logits = 800 * rng.standard_normal((n, 10))       # many probabilities round to 0 or to 1: the clipping
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    s = compute_scores([LABELS[i] for i in y], probs, ["a"] * n)
+    assert (probs == 0).any() and (probs == 1).any()
+    assert s.log_loss == sklearn.metrics.log_loss(y, probs / probs.sum(axis=1, keepdims=True), labels=range(10))
+
+
+def test_scoring_does_not_import_sklearn():
+    # ~80 MB and ~3 s in every training process (validation) and scoring job: the memory bound of issue 21
+    code = ("import sys, numpy as np; from asc.metrics import compute_scores; "
+            "compute_scores(['x', 'y'], np.array([[0.9, 0.1], [0.3, 0.7]]), ['a', 'b'], ['x', 'y']); "
+            "assert 'sklearn' not in sys.modules, 'sklearn imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

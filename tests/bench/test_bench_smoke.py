@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = ("mel_speedup_vs_librosa", "data_path_overhead", "fused_speedup", "e2e_seconds", "e2e_peak_rss_mb")
-TOPICS = ("mel_frontend", "train_throughput", "deploy_latency", "prune_steps", "scale", "e2e")
+REQUIRED = ("mel_speedup_vs_librosa", "data_path_overhead", "fused_speedup", "train_step_speedup", "e2e_seconds",
+            "e2e_peak_rss_mb")
+TOPICS = ("mel_frontend", "train_throughput", "train_step", "deploy_latency", "prune_steps", "scale", "e2e")
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,9 @@ def test_every_script_writes_its_keys_and_the_machine(tiny_run):
     for key in ("mel_speedup_vs_librosa", "data_path_overhead", "fused_speedup", "e2e_seconds", "e2e_peak_rss_mb"):
         assert isinstance(results[key], float), key
     assert results["mel_speedup_vs_librosa"] > 0 and results["fused_speedup"] > 0
+    # the training-step ratio is the new path's samples/s over the branch-by-branch path's, same run
+    one = results["train_step"]["rep_mobile"]["samples_per_s_1thread"]
+    assert results["train_step_speedup"] == pytest.approx(one["new"] / one["old"], rel=0.01)
     # the headline is the ratio of the two measured rates, not some other figure
     student = results["mel_frontend"]["variants"]["as_given"]["configs"]["student"]
     assert results["mel_speedup_vs_librosa"] == pytest.approx(
@@ -86,8 +90,10 @@ def test_report_renders_and_fills_a_readme(tiny_run, tmp_path):
     assert done.returncode == 0, done.stderr
     text = readme.read_text()
     assert "old" not in text and "| Figure | Measured |" in text and text.endswith("<!-- bench:end -->\n\n## After\n")
-    assert "| Stage | Before: wall s | Wall s | CPU s | Largest process MB | Largest process |" in text
+    assert "| Stage | Before: wall s | Wall s | CPU s | Largest process MB | Largest process |" in text   # no run before
     assert "| stage0 | - |" in text                       # no run before this one in the results file
+    assert "| Rep-Mobile training step (batch 4), 1 thread, CPU time |" in text   # bench/run.sh's topic train_step
+    assert "Largest process of the run: " in text and " MB resident in stage" in text
     readme.write_text("# no markers\n")
     done = subprocess.run(report + ["--readme", str(readme)], text=True, capture_output=True, timeout=120)
     assert done.returncode != 0 and "bench:begin" in done.stderr
