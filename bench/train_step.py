@@ -18,12 +18,14 @@ changes. Prints a table and writes JSON (--out).
 as the training configs set it) side by side, interleaved round by round:
   Rep-Mobile  multi-branch training form through asc.models.rep_training ("new") against the same
               model computed branch by branch (reparam.FAST_PATH = False: "old", today's code path),
-              at 1 and at 2 threads; its fused single-convolution form as the ceiling; and the
+              at 1 and at 2 threads; its online training form (train_form: online, OREPA) against
+              today's; its fused single-convolution form as the ceiling; and the
               validation forward (eval mode, no gradient) old against new;
   teachers    CP-ResNet and EfficientAT mn04 (their configs' input sizes), channels_last against
               contiguous, 1 thread.
 It prints samples/s and the ratios and merges them into bench/results.json (topic "train_step";
-headline train_step_speedup and train_step_speedup_2threads: new/old samples/s).
+headline train_step_speedup and train_step_speedup_2threads: new/old samples/s; train_step_online_speedup
+and train_step_online_speedup_2threads: online/new).
 
     python bench/train_step.py --quick
 """

@@ -4,8 +4,10 @@
 Rep-Mobile's multi-branch sites compute through asc.models.rep_training ("new") or branch by branch
 ("old": asc.models.reparam.FAST_PATH = False, today's code path until this change); both models start
 from the same seed and see the same batches, and their steps alternate round by round, so that a
-neighbour's load hits both alike. With one thread the clock is this process's CPU time (robust to a
-loaded machine); with two the wall clock.
+neighbour's load hits both alike. Beside them: the same network in OREPA's online training form
+("online": train_form online, asc.models.online_reparam; ratio online/new) and fused ("fused", the
+ceiling). With one thread the clock is this process's CPU time (robust to a loaded machine); with two
+the wall clock.
 """
 from __future__ import annotations
 
@@ -95,12 +97,13 @@ def random_batches(shape: tuple[int, int], batch: int, count: int = 2):
             for _ in range(count)]
 
 
-def fresh(model_cfg):
-    """The model of `model_cfg`, built from seed 0 (both paths start from the same weights)."""
+def fresh(model_cfg, **options):
+    """The model of `model_cfg` (`options` over its own), built from seed 0 (both paths start from the
+    same weights)."""
     from asc.models import build_model
 
     torch.manual_seed(0)
-    return build_model(model_cfg.name, **model_cfg.options)
+    return build_model(model_cfg.name, **{**model_cfg.options, **options})
 
 
 def timed(fns: dict, threads: int, rounds: int, per_call: int) -> dict[str, float]:
@@ -112,7 +115,8 @@ def timed(fns: dict, threads: int, rounds: int, per_call: int) -> dict[str, floa
 
 
 def rep_mobile_figures(mode: str) -> dict:
-    """Old vs new training step at 1 and 2 threads, the fused form, the validation forward."""
+    """Old vs new training step at 1 and 2 threads, the online training form (train_form: online) against
+    today's (new), the fused form, the validation forward."""
     from asc.models import reparameterize
 
     model_cfg, batch, channels_last = settings("train_rep_mobile.yaml")
@@ -121,9 +125,13 @@ def rep_mobile_figures(mode: str) -> dict:
     batches = random_batches(INPUTS["student"], batch)
     steps = {"old": TrainStep(fresh(model_cfg), batches, channels_last, fast=False),
              "new": TrainStep(fresh(model_cfg), batches, channels_last, fast=True),
+             "online": TrainStep(fresh(model_cfg, train_form="online"), batches, channels_last),
+             # one branch per site: plain Conv+BN, the ceiling of any form that trains with BatchNorm
+             "conv_bn": TrainStep(fresh(model_cfg, dw_branches=["kxk"], stem_branches=["kxk"]), batches,
+                                 channels_last),
              "fused": TrainStep(reparameterize(fresh(model_cfg)), batches, channels_last)}
     one = timed(steps, 1, rounds, batch)
-    two = timed({k: steps[k] for k in ("old", "new")}, 2, by_mode(mode, 1, 3, 5), batch)
+    two = timed({k: steps[k] for k in ("old", "new", "online")}, 2, by_mode(mode, 1, 3, 5), batch)
     eval_batch = by_mode(mode, 4, 64, 64)
     eval_batches = random_batches(INPUTS["student"], eval_batch)
     evals = {"old": EvalForward(fresh(model_cfg), eval_batches, channels_last, fast=False),
@@ -133,7 +141,11 @@ def rep_mobile_figures(mode: str) -> dict:
     return {"batch": batch, "channels_last": channels_last, "samples_per_s_1thread": one,
             "samples_per_s_2threads": two, "eval_batch": eval_batch, "eval_samples_per_s_1thread": ev,
             "speedup_1thread": ratio(one["new"], one["old"]), "speedup_2threads": ratio(two["new"], two["old"]),
-            "fused_vs_old_1thread": ratio(one["fused"], one["old"]), "eval_speedup": ratio(ev["new"], ev["old"])}
+            "fused_vs_old_1thread": ratio(one["fused"], one["old"]), "eval_speedup": ratio(ev["new"], ev["old"]),
+            "online_vs_new_1thread": ratio(one["online"], one["new"]),
+            "online_vs_new_2threads": ratio(two["online"], two["new"]),
+            "fused_vs_new_1thread": ratio(one["fused"], one["new"]),
+            "conv_bn_vs_new_1thread": ratio(one["conv_bn"], one["new"])}
 
 
 def teacher_figures(mode: str) -> dict:
@@ -164,11 +176,18 @@ def compare(argv=None) -> int:
     rows = [("Rep-Mobile training step, 1 thread (CPU time)", one["old"], one["new"], rep["speedup_1thread"]),
             ("Rep-Mobile training step, 2 threads (wall)", two["old"], two["new"], rep["speedup_2threads"]),
             ("Rep-Mobile fused form, 1 thread (ceiling)", one["old"], one["fused"], rep["fused_vs_old_1thread"]),
+            ("Rep-Mobile online form vs today's, 1 thread", one["new"], one["online"], rep["online_vs_new_1thread"]),
+            ("Rep-Mobile online form vs today's, 2 threads", two["new"], two["online"], rep["online_vs_new_2threads"]),
+            ("Rep-Mobile fused form vs today's, 1 thread", one["new"], one["fused"], rep["fused_vs_new_1thread"]),
+            ("Rep-Mobile as plain Conv+BN (one branch) vs today's, 1 thread", one["new"], one["conv_bn"],
+             rep["conv_bn_vs_new_1thread"]),
             ("Rep-Mobile validation forward, 1 thread", ev["old"], ev["new"], rep["eval_speedup"])]
     rows += [(f"{name} training step (contiguous -> channels_last)", t["samples_per_s_1thread"]["contiguous"],
               t["samples_per_s_1thread"]["channels_last"], t["channels_last_speedup"]) for name, t in teachers.items()]
     print_table(f"training step, batch {rep['batch']}, samples/s ({mode})", rows, ["step", "old", "new", "new/old"])
-    headline = {"train_step_speedup": rep["speedup_1thread"], "train_step_speedup_2threads": rep["speedup_2threads"]}
+    headline = {"train_step_speedup": rep["speedup_1thread"], "train_step_speedup_2threads": rep["speedup_2threads"],
+                "train_step_online_speedup": rep["online_vs_new_1thread"],
+                "train_step_online_speedup_2threads": rep["online_vs_new_2threads"]}
     merge_results(args.out, "train_step", {"rep_mobile": rep, "teachers": teachers}, headline, mode)
     return 0
 

@@ -86,11 +86,13 @@ def test_command_with_options_model_config_and_training_config(tmp_path, capsys)
 
 
 def test_the_reparameterization_study_compares_equal_deployed_networks(capsys):
-    """The branch variants fuse into Rep-Mobile's deployed network; its single-branch twin CP-Mobile-small
-    has the same MACs and 12 more params (one GRN gamma and beta per block); the configs' `base:` is read."""
+    """The branch variants and the online training form fuse into Rep-Mobile's deployed network; its
+    single-branch twin CP-Mobile-small has the same MACs and 12 more params (one GRN gamma and beta per
+    block); the configs' `base:` is read."""
     conf = cli.RECIPE_CONF
     counted = {}
-    for name in ("rep_mobile", "rep_mobile_no_kxk", "rep_mobile_no_1xk_kx1", "rep_mobile_kxk_only", "cp_mobile_small"):
+    for name in ("rep_mobile", "rep_mobile_no_kxk", "rep_mobile_no_1xk_kx1", "rep_mobile_kxk_only", "rep_mobile_online",
+                 "cp_mobile_small"):
         assert cli.main(["--config", str(conf / f"model_{name}.yaml")]) == 0
         report = json.loads(capsys.readouterr().out)
         counted[name] = (report["params"], report["macs"])

@@ -14,11 +14,15 @@ Architecture (training form), input [batch, 1, mels, frames]:
 Every RepConv site (asc.models.reparam) is a sum of branches, each with its own BatchNorm and no
 non-linearity inside the sum: the depthwise convolutions use `dw_branches` (default k×k, 1×1, k×1
 for frequency, 1×k for time, and the identity BatchNorm where the block is not strided), the stem
-`stem_branches`, the pointwise ones `pw_branches`. `asc.models.reparameterize(model)` fuses each
-site into one convolution with bias: the deployment form, equal in eval mode, which is what DCASE
-counts. The default configuration's deployment form meets the DCASE2024 limits at float16
-(≤ 64,000 parameters, ≤ 30 M MACs for 1×256×65); `WIDE` (also conf/*/model_rep_mobile_wide.yaml)
-is the larger starting point for progressive pruning.
+`stem_branches`, the pointwise ones `pw_branches`. With `train_form: online` the multi-branch
+sites train instead in OREPA's online form (asc.models.online_reparam: each branch kernel scaled per
+output channel, all summed into one kernel, then one convolution and one BatchNorm per site: a faster
+step; another training form of the same deployed network; a site left with one branch is Conv+BN in
+both forms). `asc.models.reparameterize(model)` fuses each site into one convolution with bias: the
+deployment form, equal in eval mode, which is what DCASE counts. The default configuration's
+deployment form meets the DCASE2024 limits at float16 (≤ 64,000 parameters, ≤ 30 M MACs for
+1×256×65); `WIDE` (also conf/*/model_rep_mobile_wide.yaml) is the larger starting point for
+progressive pruning.
 
 Pruning. Every channel count is explicit in the config: `stem_channels`, `stage_channels` (the
 channels a stage's residual path carries), `expansion_channels` (one per block; by default
@@ -27,7 +31,8 @@ shrink the network, both in the training form (or the deployment form):
   - by hand: `block.prune_expansion(keep)` keeps the expansion channels `keep` of a block, slicing
     the exp site's outputs, every branch and BatchNorm of the depthwise site (and its groups) and
     the proj site's inputs consistently (`RepConv2d.keep_out_channels` / `keep_in_channels`);
-  - with torch-pruning (tested): its dependency graph sees the branches as convolutions summed into
+  - with torch-pruning (tested; the default train_form only, its tracer cannot see the computed kernel
+    of the online form): its dependency graph sees the branches as convolutions summed into
     one tensor, so it removes a channel from every branch, every BatchNorm and the identity branch
     together, and couples the channels shared across residual connections; keep `model.head`
     among the ignored layers so the 10 classes stay.
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn as nn
@@ -48,7 +54,8 @@ from asc.config import from_dict
 from asc.errors import ConfigError
 from asc.models import register
 from asc.models.layout import check_layout, make_divisible
-from asc.models.reparam import BRANCHES, RepConv2d
+from asc.models.online_reparam import OnlineRepConv2d
+from asc.models.reparam import BRANCHES, RepConv2d, identity_fits
 from asc.models.weight_init import init_mobile_weights
 
 
@@ -73,6 +80,9 @@ class RepMobileConfig:
     pw_branches: list[str] = field(default_factory=lambda: ["1x1"])
     # one entry per block; None: a shortcut wherever input and output channels are equal
     shortcuts: list[bool] | None = None
+    # how multi-branch sites train (TRAIN_FORMS): "branch_bn", a BatchNorm per branch (the published
+    # Rep-Mobile); "online", OREPA: scaled branch kernels summed into one, one BatchNorm (faster step)
+    train_form: Literal["branch_bn", "online"] = "branch_bn"
 
 
 # The larger starting point of progressive pruning: the default widths with CP-Mobile's expansion
@@ -80,18 +90,32 @@ class RepMobileConfig:
 # MACs, above the limits, and pruning the expansion channels alone can bring it back within them.
 WIDE = {"expansion_rate": 3.0}
 
+# The training forms of a multi-branch site (the option train_form); both fuse into the same network.
+TRAIN_FORMS = {"branch_bn": RepConv2d, "online": OnlineRepConv2d}
+
+
+def make_site(train_form: str, in_channels: int, out_channels: int, kernel_size: int,
+              stride: int | tuple[int, int] = 1, groups: int = 1,
+              branches: list[str] = ("kxk",)) -> RepConv2d:
+    """A re-parameterizable site in `train_form`. A site left with one branch is Conv+BN in either form:
+    a scale in front of its only BatchNorm would change nothing (BN(s·z) = BN(z) for s > 0)."""
+    identity = "identity" in branches and identity_fits(in_channels, out_channels, stride)
+    n_branches = len([b for b in branches if b != "identity"]) + identity
+    site_class = TRAIN_FORMS[train_form] if n_branches > 1 else RepConv2d
+    return site_class(in_channels, out_channels, kernel_size, stride, groups, branches)
+
 
 class RepMobileBlock(nn.Module):
     """Inverted bottleneck whose three convolutions are re-parameterizable sites."""
 
     def __init__(self, in_channels: int, out_channels: int, expansion_channels: int,
                  stride: tuple[int, int], kernel_size: int, shortcut: bool,
-                 dw_branches: list[str], pw_branches: list[str]):
+                 dw_branches: list[str], pw_branches: list[str], train_form: str = "branch_bn"):
         super().__init__()
-        self.exp = RepConv2d(in_channels, expansion_channels, 1, branches=pw_branches)
-        self.dw = RepConv2d(expansion_channels, expansion_channels, kernel_size, stride,
+        self.exp = make_site(train_form, in_channels, expansion_channels, 1, branches=pw_branches)
+        self.dw = make_site(train_form, expansion_channels, expansion_channels, kernel_size, stride,
                             groups=expansion_channels, branches=dw_branches)
-        self.proj = RepConv2d(expansion_channels, out_channels, 1, branches=pw_branches)
+        self.proj = make_site(train_form, expansion_channels, out_channels, 1, branches=pw_branches)
         self.act = nn.ReLU()
         self.has_shortcut = shortcut
         if shortcut and tuple(stride) != (1, 1):
@@ -128,7 +152,7 @@ class RepMobile(nn.Module):
         stem: list[nn.Module] = []
         channels = config.in_channels
         for width in config.stem_channels:
-            stem += [RepConv2d(channels, width, config.stem_kernel_size, 2,
+            stem += [make_site(config.train_form, channels, width, config.stem_kernel_size, 2,
                                branches=config.stem_branches), nn.ReLU()]
             channels = width
         self.stem = nn.Sequential(*stem)
@@ -141,12 +165,13 @@ class RepMobile(nn.Module):
             for _ in range(count):
                 blocks.add_module(f"b{block + 1}", RepMobileBlock(
                     channels, width, expansions[block], tuple(config.strides[block]),
-                    config.kernel_size, shortcuts[block], config.dw_branches, config.pw_branches))
+                    config.kernel_size, shortcuts[block], config.dw_branches, config.pw_branches,
+                    config.train_form))
                 channels = width
                 block += 1
             self.stages.add_module(f"s{stage + 1}", blocks)
         head_branches = [b for b in config.pw_branches if b != "identity"]
-        self.head = RepConv2d(channels, config.n_classes, 1, branches=head_branches)
+        self.head = make_site(config.train_form, channels, config.n_classes, 1, branches=head_branches)
         self.pool = nn.AdaptiveAvgPool2d((1, 1))
         self.apply(init_mobile_weights)
 
@@ -232,6 +257,8 @@ def _validate(config: RepMobileConfig) -> None:
         if len(set(branches)) != len(branches) or not set(branches) - {"identity"}:
             raise ConfigError(f"{where}: {key} {branches} needs at least one convolution branch, "
                               f"each listed once")
+    if config.train_form not in TRAIN_FORMS:
+        raise ConfigError(f"{where}: train_form '{config.train_form}' is unknown; known: {list(TRAIN_FORMS)}")
     pointwise_extra = set(config.pw_branches) - {"1x1", "identity"}
     if pointwise_extra:
         raise ConfigError(f"{where}: pw_branches {config.pw_branches}: 1x1 convolutions only take "

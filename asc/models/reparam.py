@@ -27,6 +27,11 @@ depthwise site (groups = in = out) `keep_out_channels` shrinks input, output and
 A site reads its channel counts from its convolutions, so a library that edits the convolutions in
 place (torch-pruning) leaves it consistent as well.
 
+Another training form of the same site: `asc.models.online_reparam.OnlineRepConv2d` (OREPA) subclasses
+this one (same constructor, branch names, channel bookkeeping, pruning and deployment form) but scales
+its branch kernels and sums them into one before a single BatchNorm. Both forms answer
+`branch_kernels()` and `batchnorms()`, which is what pruning importance reads (asc.prune.importance).
+
 Speed. A multi-branch site computes the same function with less work than branch by branch: in
 training mode its forward is one convolution with the batch-normalized kernels summed, its backward
 BatchNorm's and the convolution's own kernels per branch (asc.models.rep_training); in eval mode it
@@ -114,22 +119,31 @@ class RepConv2d(nn.Module):
             raise ValueError(f"kernel size {self.kernel_size}: must be odd so that branches line up")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups {groups} must divide {in_channels} and {out_channels} channels")
-        identity_fits = in_channels == out_channels and self.stride == (1, 1)
+        fits = identity_fits(in_channels, out_channels, self.stride)
         self.branches = nn.ModuleDict()
         for name, shape in _branch_shapes(tuple(branches), self.kernel_size).items():
             if shape is None:
-                if identity_fits:
-                    self.branches[name] = nn.BatchNorm2d(out_channels)
+                if fits:
+                    self.branches[name] = self._identity_branch(out_channels, groups)
             else:
-                self.branches[name] = ConvBN(in_channels, out_channels, shape, self.stride, groups)
+                self.branches[name] = self._conv_branch(in_channels, out_channels, shape, groups)
         self.fused: nn.Conv2d | None = None
+
+    def _conv_branch(self, in_channels: int, out_channels: int, shape: tuple[int, int],
+                     groups: int) -> nn.Module:
+        """A convolution branch of this training form (here Conv+BN); its kernel is its `.conv`."""
+        return ConvBN(in_channels, out_channels, shape, self.stride, groups)
+
+    def _identity_branch(self, channels: int, groups: int) -> nn.Module:
+        """The identity branch of this training form (here a BatchNorm of the input)."""
+        return nn.BatchNorm2d(channels)
 
     # Channel counts are read from the convolutions themselves, so that they stay right whoever
     # shrinks the tensors (these methods, or a library such as torch-pruning that edits the convs).
     def _reference_conv(self) -> nn.Conv2d:
         if self.fused is not None:
             return self.fused
-        return next(b.conv for b in self.branches.values() if isinstance(b, ConvBN))
+        return next(b.conv for b in self.branches.values() if hasattr(b, "conv"))
 
     @property
     def in_channels(self) -> int:
@@ -162,7 +176,7 @@ class RepConv2d(nn.Module):
         if len(self.branches) > 1 and FAST_PATH and self._fast_path_applies(x):
             if not self.training:
                 weight, bias = self.fused_kernel()
-                return F.conv2d(x, weight, bias, self.stride, _centre(self.kernel_size), 1, self.groups)
+                return F.conv2d(x, weight, bias, self.stride, centre_padding(self.kernel_size), 1, self.groups)
             return self._training_step(x)
         return self.forward_branches(x)
 
@@ -196,7 +210,7 @@ class RepConv2d(nn.Module):
     def _training_step(self, x: torch.Tensor) -> torch.Tensor:
         """Training-mode forward through asc.models.rep_training (batch statistics, running stats updated)."""
         out_size = [(n + 2 * p - k) // s + 1 for n, p, k, s in
-                    zip(x.shape[-2:], _centre(self.kernel_size), self.kernel_size, self.stride)]
+                    zip(x.shape[-2:], centre_padding(self.kernel_size), self.kernel_size, self.stride)]
         if x.shape[0] * out_size[0] * out_size[1] <= 1:
             return self.forward_branches(x)     # BatchNorm's own error: one value per channel
         branches, weights, gammas, betas = [], [], [], []
@@ -212,13 +226,13 @@ class RepConv2d(nn.Module):
                 padding = branch.conv.padding
             else:
                 identity = self._identity_kernel(x)
-                crop, padding = (0, 0) + self.kernel_size, _centre(self.kernel_size)
+                crop, padding = (0, 0) + self.kernel_size, centre_padding(self.kernel_size)
                 weights.append(None)
             branches.append(rep_training.Branch(name == "identity", padding, crop, bn.running_mean,
                                                 bn.running_var, momentum, bn.eps))
             gammas.append(bn.weight)
             betas.append(bn.bias)
-        site = rep_training.Site(self.stride, _centre(self.kernel_size), self.groups, self.kernel_size, identity)
+        site = rep_training.Site(self.stride, centre_padding(self.kernel_size), self.groups, self.kernel_size, identity)
         return rep_training.site_step(x, site, branches, weights, gammas, betas)
 
     def _identity_kernel(self, like: torch.Tensor) -> torch.Tensor:
@@ -229,6 +243,22 @@ class RepConv2d(nn.Module):
             cached = (key, identity_kernel(self.out_channels, self.groups, self.kernel_size, like))
             self._identity_cache = cached
         return cached[1]
+
+    def batchnorms(self) -> list[nn.BatchNorm2d]:
+        """The BatchNorms on the site's outputs (one per branch here; none once fused)."""
+        return self._batchnorms()
+
+    def branch_kernels(self) -> dict[str, torch.Tensor]:
+        """Each branch's share of the fused kernel (BatchNorm folded in) in the branch's own kernel
+        shape; the identity branch's is its factor per channel, [out, 1, 1, 1]. Empty once fused."""
+        kernels = {}
+        for name, branch in self.branches.items():
+            if isinstance(branch, ConvBN):
+                kernels[name] = branch.folded()[0]
+            else:
+                ones = torch.ones(branch.num_features, 1, 1, 1, device=branch.running_mean.device)
+                kernels[name] = fold_batchnorm(ones, None, branch)[0]
+        return kernels
 
     def fused_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Kernel and bias of the one convolution equal to the sum of the branches in eval mode."""
@@ -270,13 +300,17 @@ class RepConv2d(nn.Module):
                              "pruning only the outputs would break it")
         depthwise = self.is_depthwise
         for name, branch in self.branches.items():
-            if name == "identity":
-                self.branches[name] = _slice_bn(branch, index)
-            else:
-                branch.conv = _slice_conv(branch.conv, out_index=index, depthwise=depthwise)
-                branch.bn = _slice_bn(branch.bn, index)
+            self.branches[name] = self._branch_out_channels(branch, index, depthwise)
         if self.fused is not None:
-            self.fused = _slice_conv(self.fused, out_index=index, depthwise=depthwise)
+            self.fused = slice_conv(self.fused, out_index=index, depthwise=depthwise)
+
+    def _branch_out_channels(self, branch: nn.Module, index: torch.Tensor, depthwise: bool) -> nn.Module:
+        """`branch` with only the output channels `index` (its convolution and BatchNorm sliced)."""
+        if isinstance(branch, ConvBN):
+            branch.conv = slice_conv(branch.conv, out_index=index, depthwise=depthwise)
+            branch.bn = slice_batchnorm(branch.bn, index)
+            return branch
+        return slice_batchnorm(branch, index)
 
     @torch.no_grad()
     def keep_in_channels(self, index: torch.Tensor) -> None:
@@ -289,9 +323,9 @@ class RepConv2d(nn.Module):
             raise ValueError("an identity branch ties input to output channels; "
                              "pruning only the inputs would break it")
         for branch in self.branches.values():
-            branch.conv = _slice_conv(branch.conv, in_index=index)
+            branch.conv = slice_conv(branch.conv, in_index=index)
         if self.fused is not None:
-            self.fused = _slice_conv(self.fused, in_index=index)
+            self.fused = slice_conv(self.fused, in_index=index)
 
     def extra_repr(self) -> str:
         state = "fused" if self.fused is not None else f"branches={self.branch_names}"
@@ -299,7 +333,12 @@ class RepConv2d(nn.Module):
                 f"stride={self.stride}, groups={self.groups}, {state}")
 
 
-def _centre(kernel_size: tuple[int, int]) -> tuple[int, int]:
+def identity_fits(in_channels: int, out_channels: int, stride: int | Sequence[int]) -> bool:
+    """Whether a site of these shapes has its identity branch (as many outputs as inputs, stride 1)."""
+    return in_channels == out_channels and _pair(stride) == (1, 1)
+
+
+def centre_padding(kernel_size: tuple[int, int]) -> tuple[int, int]:
     """The padding that centres an odd kernel (every branch of a site is on the same grid)."""
     return kernel_size[0] // 2, kernel_size[1] // 2
 
@@ -334,8 +373,10 @@ def _branch_shapes(branches: tuple[str, ...],
     return shapes
 
 
-def _slice_conv(conv: nn.Conv2d, out_index: torch.Tensor | None = None,
-                in_index: torch.Tensor | None = None, depthwise: bool = False) -> nn.Conv2d:
+def slice_conv(conv: nn.Conv2d, out_index: torch.Tensor | None = None,
+               in_index: torch.Tensor | None = None, depthwise: bool = False) -> nn.Conv2d:
+    """A new convolution with only the output channels `out_index` and/or input channels `in_index`
+    (depthwise: groups follow the output channels)."""
     weight = conv.weight
     bias = conv.bias
     if out_index is not None:
@@ -355,7 +396,8 @@ def _slice_conv(conv: nn.Conv2d, out_index: torch.Tensor | None = None,
     return new
 
 
-def _slice_bn(bn: nn.BatchNorm2d, index: torch.Tensor) -> nn.BatchNorm2d:
+def slice_batchnorm(bn: nn.BatchNorm2d, index: torch.Tensor) -> nn.BatchNorm2d:
+    """A new BatchNorm with only the channels `index` (parameters and running statistics)."""
     new = nn.BatchNorm2d(len(index), eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
                          track_running_stats=bn.track_running_stats).to(bn.running_mean.device)
     if bn.affine:

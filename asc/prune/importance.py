@@ -10,6 +10,8 @@ Criteria (`criterion` in conf/<profile>/prune.yaml):
     bn_scale   |γ| of the channel in every BatchNorm of each member site's outputs, summed over the
                branches (network slimming, Liu et al. 2017); "in" members carry no BatchNorm of the
                channel and do not count. Needs the training form.
+A site in the online training form (asc.models.online_reparam) has one BatchNorm after its scaled
+branches: its branch kernels are s_b·w·γ/σ (the identity's |s·γ/σ|) and bn_scale reads that one |γ|.
 
 A group's score of channel c is the sum over its member sites of the site's score of c divided by
 the site's mean score (so that a wide 1×1 site and a 3×3 depthwise site weigh the same), and is
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from asc.models.reparam import ConvBN, RepConv2d, fold_batchnorm
+from asc.models.reparam import RepConv2d
 from asc.prune.structured import ChannelGroup, Member
 
 CRITERIA = ("l1", "l2", "bn_scale")
@@ -55,18 +57,11 @@ def group_scores(group: ChannelGroup, criterion: str) -> torch.Tensor:
 
 
 def _folded_kernels(site: RepConv2d, side: str) -> list[torch.Tensor]:
-    """The branch kernels of a site with their BatchNorms folded in (the fused kernel once fused)."""
+    """The branch kernels of a site with their BatchNorms folded in (the fused kernel once fused); the
+    identity branch (a one-hot kernel per channel, scaled) counts for the outputs only."""
     if site.fused is not None:
         return [site.fused.weight]
-    kernels = []
-    for name, branch in site.branches.items():
-        if isinstance(branch, ConvBN):
-            kernels.append(branch.folded()[0])
-        elif side == "out":   # identity: a one-hot kernel per channel, scaled by its BatchNorm
-            scale, _ = fold_batchnorm(torch.ones(branch.num_features, 1, 1, 1, device=branch.running_mean.device),
-                                      None, branch)
-            kernels.append(scale)
-    return kernels
+    return [kernel for name, kernel in site.branch_kernels().items() if side == "out" or name != "identity"]
 
 
 def _bn_scale(site: RepConv2d) -> torch.Tensor:
@@ -74,8 +69,7 @@ def _bn_scale(site: RepConv2d) -> torch.Tensor:
         raise ValueError("criterion bn_scale needs the training form (the BatchNorms of a fused site are "
                          "folded away); use l1 or l2")
     total = None
-    for branch in site.branches.values():
-        bn = branch.bn if isinstance(branch, ConvBN) else branch
+    for bn in site.batchnorms():
         gamma = bn.weight.abs() if bn.affine else torch.ones_like(bn.running_var)
         total = gamma if total is None else total + gamma
     return total

@@ -29,6 +29,8 @@ RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size", "pretrained_di
 # KD options added after runs were made: at their default they are left out of the hash, so that a finished
 # experiment from before them is still recognised as the same config (and not refused as another one).
 NEW_KD_DEFAULTS = {"teacher_mode": "stored", "members": []}
+# Model options added after runs were made (Rep-Mobile's train_form), left out of the hash the same way.
+NEW_MODEL_DEFAULTS = {"train_form": "branch_bn"}
 
 
 @dataclass
@@ -194,5 +196,8 @@ def config_hash(cfg: TrainConfig) -> str:
     for key, default in NEW_KD_DEFAULTS.items():   # runs from before these options keep their hash
         if data["kd"].get(key) == default:
             data["kd"].pop(key)
+    for key, default in NEW_MODEL_DEFAULTS.items():
+        if data["model_options"].get(key) == default:
+            data["model_options"].pop(key)
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -151,3 +151,14 @@ def test_new_kd_options_at_their_default_leave_the_hash_of_earlier_runs_alone(tm
     online = load_train_config(path, {**PATHS, "kd.lambda_ce": 0.02, "kd.teacher_logits": "x.h5",
                                       "kd.teacher_mode": "online"})
     assert config_hash(online) != config_hash(cfg)
+
+
+def test_train_form_at_its_default_leaves_the_hash_of_earlier_runs_alone(tmp_path):
+    options = {"stem_channels": [8], "stage_channels": [16], "n_blocks": [1], "strides": [[1, 1]]}
+    hashes = {}
+    for form in (None, "branch_bn", "online"):    # None: a model config from before the option
+        extra = {} if form is None else {"train_form": form}
+        write(tmp_path, {"name": "rep_mobile", "options": {**options, **extra}}, "model.yaml")
+        path = write(tmp_path, {"model_config": "model.yaml"})
+        hashes[form] = config_hash(load_train_config(path, PATHS))
+    assert hashes["branch_bn"] == hashes[None] != hashes["online"]
