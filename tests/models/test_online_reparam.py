@@ -1,7 +1,6 @@
 """OREPA's online training form of Rep-Mobile: exact fusion into the same deployed network, pruning, saving."""
 from __future__ import annotations
 
-import itertools
 
 import pytest
 import torch
@@ -13,20 +12,13 @@ from asc.errors import ConfigError
 from asc.models import build_model, reparameterize
 from asc.models.checkpoint_file import load_model, save_checkpoint
 from asc.models.online_reparam import OnlineRepConv2d, ScaledConv, ScaledIdentity
-from asc.models.reparam import CONV_BRANCHES, RepConv2d, pad_kernel
+from asc.models.reparam import RepConv2d, pad_kernel
 from asc.prune.cost import CostModel
 from asc.prune.importance import group_scores
 from asc.prune.structured import channel_groups, prune_channels
+from rep_cases import BRANCH_SETS, SMALL, randomize  # tests/models/rep_cases.py
 
-# every non-empty set of convolution branches, with and without the identity branch
-BRANCH_SETS = [list(convs) + extra
-               for n in range(1, len(CONV_BRANCHES) + 1)
-               for convs in itertools.combinations(CONV_BRANCHES, n)
-               for extra in ([], ["identity"])]
 SHAPES = {"kxk": lambda k: (k, k), "1x1": lambda k: (1, 1), "kx1": lambda k: (k, 1), "1xk": lambda k: (1, k)}
-# one of each kind of block: plain shortcut, strided shortcut (pooling), no shortcut, both strides
-SMALL = dict(stem_channels=[4, 8], stage_channels=[8, 16], n_blocks=[2, 3],
-             strides=[[1, 1], [2, 2], [1, 2], [2, 1], [1, 1]], expansion_rate=1.5)
 ONLINE = {**SMALL, "train_form": "online"}
 
 
@@ -38,23 +30,6 @@ def one_thread():
     yield
     torch.set_num_threads(threads)
 
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random kernels, scales and BatchNorm statistics, so that folding is really exercised; eval mode."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                c = module.num_features
-                module.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
-                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.bias.copy_(torch.rand(c, generator=gen) - 0.5)
-            elif isinstance(module, nn.Conv2d):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=gen) * 0.3)
-            elif isinstance(module, (ScaledConv, ScaledIdentity)):
-                module.scale.copy_(torch.randn(module.scale.shape, generator=gen))
-    return model.eval()
 
 
 def definition(site: OnlineRepConv2d, x: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,11 @@ from asc.complexity import count_complexity, within_limits
 from asc.errors import ConfigError
 from asc.models import build_model, reparameterize
 from asc.models.rep_mobile import WIDE, RepMobile, RepMobileConfig
-from asc.models.reparam import CONV_BRANCHES, RepConv2d
+from asc.models.reparam import RepConv2d
+from rep_cases import BRANCH_SETS, SMALL, randomize  # tests/models/rep_cases.py
 
 CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
-# every non-empty set of convolution branches, with and without the identity branch
-BRANCH_SETS = [list(convs) + extra
-               for n in range(1, len(CONV_BRANCHES) + 1)
-               for convs in itertools.combinations(CONV_BRANCHES, n)
-               for extra in ([], ["identity"])]
 STRIDES = [(1, 1), (1, 2), (2, 1), (2, 2)]
-# one of each kind of block: plain shortcut, strided shortcut (pooling), no shortcut, both strides
-SMALL = dict(stem_channels=[4, 8], stage_channels=[8, 16], n_blocks=[2, 3],
-             strides=[[1, 1], [2, 2], [1, 2], [2, 1], [1, 1]], expansion_rate=1.5)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -37,21 +29,6 @@ def one_thread():
     yield
     torch.set_num_threads(threads)
 
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random weights and BatchNorm statistics, so that folding is really exercised; eval mode."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                c = module.num_features
-                module.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
-                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.bias.copy_(torch.rand(c, generator=gen) - 0.5)
-            elif isinstance(module, nn.Conv2d):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=gen) * 0.3)
-    return model.eval()
 
 
 def max_diff(model: nn.Module, x: torch.Tensor) -> float:
