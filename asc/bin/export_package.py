@@ -38,10 +38,7 @@ def main(argv=None) -> int:
         from asc.eval.device_routing import parse_device_models
         from asc.export.dcase2025_package import export_package
 
-        try:
-            models = parse_device_models(args.device_models)
-        except ValueError as e:
-            raise AscError(str(e)) from None
+        models = parse_device_models(args.device_models)
         meta = export_package(args.general, models, args.name, args.out, args.test_csv)
     except AscError as e:
         print(f"{PROG}: {e}", file=sys.stderr)

@@ -46,10 +46,7 @@ def main(argv=None) -> int:
     try:
         from asc.eval.device_routing import parse_device_models
 
-        try:
-            models = parse_device_models(args.device_models)
-        except ValueError as e:
-            raise AscError(str(e)) from None
+        models = parse_device_models(args.device_models)
         result = score_devices(args, models)
     except AscError as e:
         print(f"{PROG}: {e}", file=sys.stderr)

@@ -15,24 +15,29 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from asc.errors import InputError
+from asc.errors import AscError, InputError
 
 GENERAL = "general"
 UNKNOWN_DEVICE = "unknown"       # DCASE2025's device ID for a clip whose device is not given
 _DEVICE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
+class DeviceModelError(AscError, ValueError):
+    """A malformed, repeated or reserved DEVICE=PATH argument: a user's error (AscError) that is also a
+    ValueError, the kind of a bad argument value."""
+
+
 def parse_device_models(specs: Sequence[str]) -> dict[str, Path]:
-    """{device: model file} from DEVICE=PATH arguments; ValueError naming a malformed or repeated one."""
+    """{device: model file} from DEVICE=PATH arguments; DeviceModelError naming a malformed or repeated one."""
     models: dict[str, Path] = {}
     for spec in specs:
         device, sep, path = spec.partition("=")
         if not sep or not _DEVICE_NAME.fullmatch(device) or not path:
-            raise ValueError(f"device model '{spec}': expected DEVICE=PATH (e.g. b=exp/device/split25/b/deploy/model.pt)")
+            raise DeviceModelError(f"device model '{spec}': expected DEVICE=PATH (e.g. b=exp/device/split25/b/deploy/model.pt)")
         if device in models:
-            raise ValueError(f"device model '{spec}': device {device} is given twice")
+            raise DeviceModelError(f"device model '{spec}': device {device} is given twice")
         if device in (GENERAL, UNKNOWN_DEVICE):
-            raise ValueError(f"device model '{spec}': '{device}' is reserved for the general model's clips")
+            raise DeviceModelError(f"device model '{spec}': '{device}' is reserved for the general model's clips")
         models[device] = Path(path)
     return models
 
