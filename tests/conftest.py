@@ -20,6 +20,17 @@ CUDA_REASON = "needs a CUDA device"
 pytest_plugins = ["pytester"]     # tests/test_ci_skips.py runs the rules above on a small suite
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module of small models: several threads on a shared 2-core machine
+    oversubscribe it (use: `pytestmark = pytest.mark.usefixtures("one_torch_thread")`)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def in_ci() -> bool:
     """True where the environment says this is a CI run (CI=true, CI=1, ...; not CI=false or CI=0)."""
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

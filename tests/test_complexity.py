@@ -17,13 +17,7 @@ from asc.models import build_model, reparameterize
 from asc.models.reparam import RepConv2d
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models: one intra-op thread avoids oversubscription on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def test_counting_rules_by_hand():

@@ -13,12 +13,7 @@ from asc.models.model_file import load_deployable
 from eval_helpers import FEATS, make_test_set, save_experiment, tiny_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def argv(exp, out, sets, *extra):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from asc.bin import results, score
 from eval_helpers import FEATS, make_test_set, save_deployed, tiny_model
@@ -12,12 +11,7 @@ from eval_helpers import FEATS, make_test_set, save_deployed, tiny_model
 SPLITS = (5, 10, 25, 50, 100)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def write_scores(path, system, split, accuracy, params=50_000, macs=20_000_000, **extra):

@@ -20,12 +20,7 @@ REQUIRED = ("macro_accuracy", "per_device", "per_class", "seen_devices", "unseen
             "system", "split", "checkpoint", "params", "macs")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 @pytest.fixture()

@@ -12,12 +12,7 @@ from asc.models import build_model
 from eval_helpers import make_test_set, save_deployed, tiny_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def scored(model, sets, out):

@@ -11,12 +11,7 @@ from asc.bin import infer, submission
 from eval_helpers import LABELS, save_deployed, tiny_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def eval_set(root, n: int = 5, listing: str = "meta.csv"):

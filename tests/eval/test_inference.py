@@ -16,12 +16,7 @@ TINY = dict(stem_channels=[4, 8], stage_channels=[8, 16], n_blocks=[1, 1], strid
 CFG = FeatureConfig(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, n_mels=32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -69,12 +69,7 @@ def shared_pretrained() -> Path:
     pytest.skip(message)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def tiny_model() -> torch.nn.Module:

@@ -11,13 +11,7 @@ from asc.models import build_model, reparameterize
 from asc.models.baseline import BaselineBlock
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models: one intra-op thread avoids oversubscription on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def test_published_params_and_macs():

@@ -22,13 +22,7 @@ SHAPES = {"kxk": lambda k: (k, k), "1x1": lambda k: (1, 1), "kx1": lambda k: (k,
 ONLINE = {**SMALL, "train_form": "online"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscription on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 

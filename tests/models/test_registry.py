@@ -16,13 +16,7 @@ from asc.models.reparam import RepConv2d
 CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models: one intra-op thread avoids oversubscription on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 @register("_registry_test_linear")

@@ -21,13 +21,7 @@ CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
 STRIDES = [(1, 1), (1, 2), (2, 1), (2, 2)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscription on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 
