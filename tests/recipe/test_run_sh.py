@@ -143,7 +143,8 @@ def test_kd_ablation_tabulates_teacher_families_and_students_over_seeds(finished
 
 def test_prune_ablation_compares_progressive_and_one_shot(finished_recipe, tmp_path):
     readme = readme_with(tmp_path, "prune_ablation")
-    result = run_local_script(finished_recipe, "ablation_prune.sh", "--split", "100", "--seeds", "0 1",
+    # split 5: the four pruning runs fine-tune on its clips, the fewest of the recipe run's splits
+    result = run_local_script(finished_recipe, "ablation_prune.sh", "--split", "5", "--seeds", "0 1",
                               "--prune-opts", "steps=2 epochs_per_step=1 finetune.batch_size=16 finetune.min_steps=0",
                               "--readme", str(readme))
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -151,20 +152,21 @@ def test_prune_ablation_compares_progressive_and_one_shot(finished_recipe, tmp_p
     final = text.split("### Final models")[1]
     assert "| progressive | 2 × 1 |" in final and "| one-shot | 1 × 2 |" in final
     for run in ("progressive/seed0", "progressive/seed1", "one_shot/seed0", "one_shot/seed1"):
-        assert (finished_recipe / "exp/ablation_prune/split100" / run / "prune.done").is_file()
+        assert (finished_recipe / "exp/ablation_prune/split5" / run / "prune.done").is_file()
 
 
 def test_deploy_evidence_prunes_float16_and_int8_each_from_its_own_start(finished_recipe, tmp_path):
     r = finished_recipe
     readme = readme_with(tmp_path, "deploy_evidence")
-    result = run_local_script(r, "deploy_evidence.sh", "--splits", "100", "--seeds", "0", "--jobs", "2",
+    # split 5: the int8 start model and both pruning runs train on the fewest clips of the recipe run's splits
+    result = run_local_script(r, "deploy_evidence.sh", "--splits", "5", "--seeds", "0", "--jobs", "2",
                               "--train-opts", "epochs=1 batch_size=16 min_steps=0",
                               "--prune-opts",
                               "steps=1 epochs_per_step=1 finetune.batch_size=16 finetune.min_steps=0 qat.epochs=1",
                               "--readme", str(readme))
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    assert (r / "exp/kd/split100/rep_mobile_wide_int8_kd/train.done").is_file()
-    runs = r / "exp/deploy_evidence/split100"
+    assert (r / "exp/kd/split5/rep_mobile_wide_int8_kd/train.done").is_file()
+    runs = r / "exp/deploy_evidence/split5"
     int8 = json.loads((runs / "int8/seed0/deploy/complexity.json").read_text())
     float16 = json.loads((runs / "float16/seed0/deploy/complexity.json").read_text())
     assert int8["within_limits"] and float16["within_limits"]
