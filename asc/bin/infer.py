@@ -4,15 +4,16 @@
     python -m asc.bin.infer --model model.pt --dir recordings/ --out results.tsv
     python -m asc.bin.infer --model model.pt --list files.txt --no-segment-average
     python -m asc.bin.infer --model model.pt --segments long_recording.flac
+    python -m asc.bin.infer --model model.pt --segments --hop 0.5 long_recording.flac
 
 Reads wav/flac/ogg/mp3/aiff of any sample rate, length and channel count: multichannel files are mixed
-down (said on stderr), audio is resampled to the model's feature rate and cut into consecutive 1-s
-clips (segments) whose class probabilities are aggregated per file (--aggregate: by default the mean
-of their log-probabilities, as the recipes score a recording; --no-segment-average: one row per clip;
---segments: a labelled row per segment with its start and end time, then the whole file's). A last piece of
-at least half a clip is zero-padded, a shorter one dropped; a file shorter than one clip is
-zero-padded (with a warning). The log-mels are computed with the front-end config stored in the
-model file.
+down (said on stderr), audio is resampled to the model's feature rate and cut into 1-s clips (segments:
+side by side, or starting every --hop seconds) whose class probabilities are aggregated per file
+(--aggregate: by default the mean of their log-probabilities, as the recipes score a recording;
+--no-segment-average: one row per clip; --segments: a labelled row per segment with its start and end
+time, then the whole file's). A last piece of at least half a clip that no clip covers is zero-padded,
+a shorter one dropped; a file shorter than one clip is zero-padded (with a warning). The log-mels are
+computed with the front-end config stored in the model file.
 
 Output (stdout, or --out as a file): tab-separated, a header, then per file `filename scene_label
 <one probability per class> clips` (per clip: `filename clip scene_label <probabilities>`; with
@@ -47,6 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="average the clips of a file (default) or write one row per clip")
     p.add_argument("--segments", action="store_true",
                    help="a row per segment (clip) with its start and end time, then the whole file's row")
+    p.add_argument("--hop", type=float,
+                   help="seconds between the starts of consecutive clips (default: the model's clip length, "
+                        "clips side by side; less: overlapping clips, e.g. --segments --hop 0.5 for a label "
+                        "every half second)")
     p.add_argument("--aggregate", choices=AGGREGATIONS, default=DEFAULT_AGGREGATION,
                    help="how a file's clip probabilities become the file's (default: %(default)s; "
                         "asc.eval.recording_scores says why)")
@@ -96,7 +101,8 @@ def main(argv=None) -> int:
         from asc.eval.audio_inference import AudioClassifier, header, result_lines, segment_lines
 
         paths = gather_inputs(args)
-        classifier = AudioClassifier.from_file(args.model, args.device, args.batch_size, args.compute_dtype)
+        classifier = AudioClassifier.from_file(args.model, args.device, args.batch_size, args.compute_dtype,
+                                               args.hop)
         table, failed = [], []
         emit = table.extend if args.out is not None else (lambda rows: print("\n".join(rows), flush=True))
         emit([header(classifier.labels, args.segment_average, args.segments)])
@@ -105,7 +111,8 @@ def main(argv=None) -> int:
                 print(f"{PROG}: warning: {note}", file=sys.stderr)
             if result.ok:
                 if args.segments:
-                    emit(segment_lines(result, classifier.labels, classifier.features.clip_seconds, args.aggregate))
+                    emit(segment_lines(result, classifier.labels, classifier.features.clip_seconds, args.aggregate,
+                                       classifier.hop_seconds))
                 else:
                     emit(result_lines(result, classifier.labels, args.segment_average, args.aggregate))
             else:

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         if args.deploy_dir:
             info = run_deploy(final, args.deploy_dir, _features(cfg), read_labels(cfg.finetune.labels),
                               prune_hash(cfg, args.init), cfg.target.precision, cfg.input_shape, test_set,
-                              cfg.deploy.max_accuracy_drop, cfg.deploy.batch_size,
+                              cfg.deploy.allowed_drop(cfg.target.precision), cfg.deploy.batch_size,
                               device="cuda" if torch.cuda.is_available() else "cpu",
                               inputs=_deploy_inputs(final, args))
             print(_deploy_summary(args.deploy_dir, info), file=sys.stderr)

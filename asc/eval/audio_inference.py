@@ -3,9 +3,10 @@
 Each file is streamed with asc.data.audio (the recipe's own reader and resampler) in blocks, so
 memory does not depend on its length, mixed down to mono if
 it has several channels, resampled to the model's feature rate and cut into clips of the model's
-clip length (1 s): whole clips from the start, plus the remainder zero-padded when it is at least
-half a clip long (a shorter remainder is dropped; a file shorter than one clip is zero-padded, with
-a warning). The log-mels come from asc.features.logmel with the FeatureConfig stored in the model
+clip length (1 s): whole clips from the start, one every `hop` (by default a clip: consecutive clips;
+less: overlapping ones, a finer time grid for long recordings), plus a last, zero-padded clip when the
+samples no clip covers make at least half a clip (fewer are dropped; a file shorter than one clip is
+zero-padded, with a warning). The log-mels come from asc.features.logmel with the FeatureConfig stored in the model
 file, batched across files; a file's class probabilities are its clips' aggregated
 (asc.eval.recording_scores: by default the mean of their log-probabilities, as the recipes score a
 recording), or one row per clip, or both (`segment_lines`: each clip's row with its start and end
@@ -61,23 +62,61 @@ class FileResult:
         return aggregate_probs(self.probs, aggregate)
 
 
-def segment_wave(wave: np.ndarray, clip_samples: int) -> tuple[np.ndarray, bool]:
-    """Clips [n, clip_samples] of a mono wave (see the module docstring), and whether it was padded
+class ClipCutter:
+    """Cuts a stream of samples into clips of `clip` samples starting every `hop` samples (see the module
+    docstring), holding only what the next clip still needs; the streaming reader and `segment_wave` share it."""
+
+    def __init__(self, clip: int, hop: int | None = None):
+        hop = clip if hop is None else hop
+        if not 0 < hop <= clip:
+            raise ValueError(f"hop must be in (0, {clip}] samples, got {hop}")
+        self.clip, self.hop = clip, hop
+        self.buffer = np.zeros(0, np.float32)   # samples from the start of the next clip on
+        self.seen = 0                            # samples pushed so far
+        self.covered = 0                         # samples up to the end of the last clip cut
+
+    def push(self, piece: np.ndarray) -> Iterator[np.ndarray]:
+        """The clips that `piece` completes, in order."""
+        self.seen += len(piece)
+        self.buffer = np.concatenate([self.buffer, piece])
+        start = 0
+        while start + self.clip <= len(self.buffer):
+            yield self.buffer[start:start + self.clip]
+            start += self.hop
+        if start:
+            self.covered = self.seen - len(self.buffer) + start - self.hop + self.clip
+            self.buffer = self.buffer[start:]
+
+    def finish(self) -> np.ndarray | None:
+        """The last clip, zero-padded, when the samples no clip covers make at least half a clip (or the
+        stream is shorter than one clip); else None."""
+        if self.short or 2 * (self.seen - self.covered) >= self.clip:
+            tail = self.buffer[:self.clip]
+            return np.pad(tail, (0, self.clip - len(tail)))
+        return None
+
+    @property
+    def short(self) -> bool:
+        """Whether the stream so far is shorter than one clip."""
+        return self.seen < self.clip
+
+
+def segment_wave(wave: np.ndarray, clip_samples: int, hop_samples: int | None = None) -> tuple[np.ndarray, bool]:
+    """Clips [n, clip_samples] of a whole mono wave (see the module docstring), and whether it was padded
     up from less than one clip."""
-    n_full, rest = divmod(len(wave), clip_samples)
-    pieces = [wave[k * clip_samples:(k + 1) * clip_samples] for k in range(n_full)]
-    short = n_full == 0
-    if short or 2 * rest >= clip_samples:
-        tail = wave[n_full * clip_samples:]
-        pieces.append(np.pad(tail, (0, clip_samples - len(tail))))
-    return np.stack(pieces).astype(np.float32, copy=False), short
+    cutter = ClipCutter(clip_samples, hop_samples)
+    pieces = list(cutter.push(wave))
+    last = cutter.finish()
+    if last is not None:
+        pieces.append(last)
+    return np.stack(pieces).astype(np.float32, copy=False), cutter.short
 
 
 class AudioClassifier:
     """A model, its front end and its labels, classifying files in batches of clips."""
 
     def __init__(self, model: nn.Module, features: FeatureConfig, labels: list[str], device: str = "cpu",
-                 batch_size: int = 16, precision: str | None = None):
+                 batch_size: int = 16, precision: str | None = None, hop_seconds: float | None = None):
         self.device = torch.device(device)
         self.precision = precision      # storage precision of the model file's weights
         self.complexity: dict | None = None   # the complexity report stored in the model file
@@ -87,17 +126,23 @@ class AudioClassifier:
         self.labels = list(labels)
         self.front = make_front_end(features).to(self.device)
         self.batch_size = batch_size
+        self.hop_seconds = features.clip_seconds if hop_seconds is None else hop_seconds
+        if not 0 < self.hop_seconds <= features.clip_seconds:
+            raise AscError(f"the hop between clips must be in (0, {features.clip_seconds:g}] s (the model's clip "
+                           f"length), got {hop_seconds:g}")
+        self.hop_samples = max(1, round(self.hop_seconds * features.sample_rate))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str = "cpu", batch_size: int = 16,
-                  compute_dtype: str = DEFAULT_COMPUTE_DTYPE) -> "AudioClassifier":
+                  compute_dtype: str = DEFAULT_COMPUTE_DTYPE, hop_seconds: float | None = None) -> "AudioClassifier":
         """The classifier of a deployable model file (exp/deploy/split<N>/model.pt), computing in
         `compute_dtype` (float32 by default, whatever precision the file stores). Refused: a model of an
         unfinished deploy, or one with NaN or infinite weights."""
         check_deploy_finished(path)
         loaded = load_deployable(path, device, compute_dtype)
         check_finite_weights(loaded.model, path)
-        classifier = cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision)
+        classifier = cls(loaded.model, loaded.features, loaded.labels, device, batch_size, loaded.precision,
+                         hop_seconds)
         classifier.complexity = loaded.complexity
         return classifier
 
@@ -144,33 +189,29 @@ class AudioClassifier:
         """The clips of one file (see the module docstring) as its audio streams in; notes (mixed
         down, silent, short) go to the file's warnings."""
         clip, rate = self.features.clip_samples, self.features.sample_rate
-        buffer, samples, peak = np.zeros(0, np.float32), 0, 0.0
+        cutter, peak = ClipCutter(clip, self.hop_samples), 0.0
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AudioWarning)
             for piece in stream_audio(path, rate):
-                samples += len(piece)
                 if len(piece):
                     top = float(np.abs(piece).max())
                     peak = max(peak, top if np.isfinite(top) else np.inf)
-                buffer = np.concatenate([buffer, piece])
-                full = len(buffer) // clip
-                for k in range(full):
-                    yield buffer[k * clip:(k + 1) * clip]
-                buffer = buffer[full * clip:]
+                yield from cutter.push(piece)
         for w in caught:
             if issubclass(w.category, AudioWarning):
                 pending.result.warnings.append(str(w.message))
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         pending.peak = peak
+        samples = cutter.seen
         pending.result.seconds = samples / rate
         if peak < SILENT_PEAK:
             level = "every sample is zero" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
             pending.result.warnings.append(f"{path}: silent ({level}); its scores say nothing about the scene")
-        short = samples < clip
-        if short or 2 * len(buffer) >= clip:
-            yield np.pad(buffer, (0, clip - len(buffer)))
-        if short:
+        last = cutter.finish()
+        if last is not None:
+            yield last
+        if cutter.short:
             pending.result.warnings.append(f"{path}: {samples / rate:.2f} s long, shorter than one "
                                            f"{self.features.clip_seconds:g}-s clip; zero-padded")
 
@@ -260,14 +301,16 @@ def result_lines(result: FileResult, labels: list[str], average: bool = True,
 
 
 def segment_lines(result: FileResult, labels: list[str], clip_seconds: float,
-                  aggregate: str = DEFAULT_AGGREGATION) -> list[str]:
+                  aggregate: str = DEFAULT_AGGREGATION, hop_seconds: float | None = None) -> list[str]:
     """Rows of one classified file with its segments: one per clip (index, start and end in seconds,
-    the end clipped to the file's length), then the whole file's (segment `file`, 0 to its length,
-    its clips aggregated)."""
-    seconds = result.seconds if result.seconds is not None else clip_seconds * len(result.probs)
+    the end clipped to the file's length; clips start every `hop_seconds`, by default every clip), then
+    the whole file's (segment `file`, 0 to its length, its clips aggregated)."""
+    hop = clip_seconds if hop_seconds is None else hop_seconds
+    seconds = result.seconds if result.seconds is not None else hop * (len(result.probs) - 1) + clip_seconds
     rows = []
     for k, row in enumerate(result.probs):
-        start, end = k * clip_seconds, min((k + 1) * clip_seconds, seconds)
+        start = k * hop
+        end = min(start + clip_seconds, seconds)
         rows.append(f"{result.name}\t{k}\t{start:.3f}\t{end:.3f}\t{labels[int(row.argmax())]}\t"
                     + "\t".join(map(format_prob, row)))
     probs = result.file_probs(aggregate)

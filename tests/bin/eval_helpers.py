@@ -16,6 +16,7 @@ from asc.metrics import LABELS
 from asc.features.logmel import FeatureConfig
 from asc.models import build_model, reparameterize
 from asc.models.checkpoint_file import save_checkpoint
+from random_weights import randomize  # tests/random_weights.py
 
 LABELS = list(LABELS)
 # a small Rep-Mobile: two stem convolutions, one plain and one strided block
@@ -29,17 +30,7 @@ DEVICES = ["a", "b", "s1", "s4"]
 def tiny_model(seed: int = 0) -> nn.Module:
     """A tiny Rep-Mobile (training form) with random weights and BatchNorm statistics, in eval mode."""
     torch.manual_seed(seed)
-    model = build_model("rep_mobile", **TINY)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                c = module.num_features
-                module.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
-                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.bias.copy_(torch.rand(c, generator=gen) - 0.5)
-    return model.eval()
+    return randomize(build_model("rep_mobile", **TINY), seed, kernels=False)
 
 
 def save_deployed(path: Path, model: nn.Module, features: FeatureConfig = FEATS,

@@ -116,6 +116,22 @@ def test_a_long_file_gets_a_label_per_segment_and_one_for_the_whole_file(model_f
     np.testing.assert_allclose(arithmetic, segment_probs.mean(axis=0), atol=2e-5)
 
 
+def test_a_hop_gives_overlapping_segments_on_a_finer_time_grid(model_file, tmp_path, capsys):
+    wav = tmp_path / "long.wav"
+    sf.write(wav, scene(3.2, rate=16000), 16000)
+    assert infer.main(["--model", str(model_file), "--segments", "--hop", "0.5", str(wav)]) == 0
+    rows = [r.split("\t") for r in capsys.readouterr().out.strip().splitlines()[1:]]
+    # whole clips start at 0, 0.5, ..., 2.0 (the last ends at 3.0); 0.2 s uncovered after it: dropped
+    assert [r[1:4] for r in rows] == [["0", "0.000", "1.000"], ["1", "0.500", "1.500"], ["2", "1.000", "2.000"],
+                                      ["3", "1.500", "2.500"], ["4", "2.000", "3.000"], ["file", "0.000", "3.200"]]
+    assert infer.main(["--model", str(model_file), "--segments", str(wav)]) == 0      # side by side
+    side = [r.split("\t") for r in capsys.readouterr().out.strip().splitlines()[1:]]
+    assert [r[1] for r in side] == ["0", "1", "2", "file"]
+    assert side[1][5:] == rows[2][5:]                 # the clip from 1 s on is the same clip either way
+    assert infer.main(["--model", str(model_file), "--hop", "1.5", str(wav)]) == 1
+    assert "hop between clips must be in (0, 1] s" in capsys.readouterr().err
+
+
 def test_folders_and_lists_are_read(model_file, tmp_path, capsys):
     folder = tmp_path / "recordings"
     (folder / "sub").mkdir(parents=True)

@@ -11,29 +11,13 @@ import yaml
 from asc.complexity import Complexity, count_complexity, within_limits
 from asc.errors import ConfigError
 from asc.models import build_model, reparameterize
+from random_weights import randomize  # tests/random_weights.py
 from asc.models.cp_mobile import GRN, CPMobileBlock
 
 CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
-
-
-def randomize(model: nn.Module) -> nn.Module:
-    """Random BatchNorm statistics and GRN scales, so that folding and GRN are really exercised."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                c = module.num_features
-                module.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
-                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.bias.copy_(torch.rand(c, generator=gen) - 0.5)
-            elif isinstance(module, GRN):
-                module.gamma.fill_(0.7)
-                module.beta.fill_(-0.2)
-    return model.eval()
 
 
 def test_published_layout():
@@ -49,7 +33,7 @@ def test_published_layout():
 
 def test_folding_is_exact_and_keeps_grn():
     model = randomize(build_model("cp_mobile", base_channels=16, channels_multiplier=1.5,
-                                  expansion_rate=2.0))
+                                  expansion_rate=2.0), kernels=False)
     deployed = reparameterize(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in deployed.modules())
     assert sum(isinstance(m, GRN) for m in deployed.modules()) == 6

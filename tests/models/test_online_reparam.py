@@ -16,7 +16,8 @@ from asc.models.reparam import RepConv2d, pad_kernel
 from asc.prune.cost import CostModel
 from asc.prune.importance import group_scores
 from asc.prune.structured import channel_groups, prune_channels
-from rep_cases import BRANCH_SETS, SMALL, randomize  # tests/models/rep_cases.py
+from random_weights import randomize  # tests/random_weights.py
+from rep_cases import BRANCH_SETS, SMALL  # tests/models/rep_cases.py
 
 SHAPES = {"kxk": lambda k: (k, k), "1x1": lambda k: (1, 1), "kx1": lambda k: (k, 1), "1xk": lambda k: (1, k)}
 ONLINE = {**SMALL, "train_form": "online"}

@@ -15,7 +15,8 @@ from asc.errors import ConfigError
 from asc.models import build_model, reparameterize
 from asc.models.rep_mobile import WIDE, RepMobile, RepMobileConfig
 from asc.models.reparam import RepConv2d
-from rep_cases import BRANCH_SETS, SMALL, randomize  # tests/models/rep_cases.py
+from random_weights import randomize  # tests/random_weights.py
+from rep_cases import BRANCH_SETS, SMALL  # tests/models/rep_cases.py
 
 CONF = Path(__file__).resolve().parents[2] / "egs" / "dcase2024_task1" / "conf"
 STRIDES = [(1, 1), (1, 2), (2, 1), (2, 2)]

@@ -151,7 +151,7 @@ def test_stage_5_at_int8_fine_tunes_with_fake_quantisation_and_stores_int8_weigh
     tiny = make_tiny_prune(tmp_path)
     deploy = tmp_path / "deploy"
     assert main(tiny.argv(tmp_path / "prune", "steps=1", "target.param_bytes=3000", "target.macs=80000",
-                          "target.precision=int8", "qat.epochs=1", "deploy.max_accuracy_drop=100",
+                          "target.precision=int8", "qat.epochs=1", "deploy.max_int8_accuracy_drop=100",
                           deploy=deploy)) == 0
     assert (tmp_path / "prune" / "qat" / "checkpoints").is_dir()
     saved = torch.load(deploy / "model.pt", weights_only=True)

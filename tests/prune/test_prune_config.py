@@ -35,3 +35,22 @@ def test_pruner_keys_are_refused_in_the_file_but_dropped_from_its_base(tmp_path)
     (tmp_path / "prune.yaml").write_text(yaml.safe_dump({"finetune": {"base": "train.yaml", "epochs": 2}}))
     with pytest.raises(ConfigError, match="finetune.epochs is set by the pruner"):
         load_prune_config(tmp_path / "prune.yaml")
+
+
+@pytest.mark.parametrize("profile", ["embedded", "tau22"])
+def test_int8_has_its_own_accuracy_allowance_and_no_run_is_redone_for_it(profile):
+    """Deploy's float16 check catches any rounding beyond float16's; int8 rounds every weight and activation,
+    so its allowance is its own key, and neither key changes the pruning runs' hash (only deploy is redone)."""
+    from asc.prune.config import check_prune_config, prune_hash
+
+    cfg = load_prune_config(RECIPE_CONF / profile / "prune.yaml")
+    assert cfg.deploy.allowed_drop("float16") == cfg.deploy.max_accuracy_drop == 0.5
+    assert cfg.deploy.allowed_drop("int8") == cfg.deploy.max_int8_accuracy_drop == 2.0
+    looser = load_prune_config(RECIPE_CONF / profile / "prune.yaml",
+                               {"deploy.max_int8_accuracy_drop": 100, "target.precision": "int8"})
+    assert looser.deploy.allowed_drop("int8") == 100
+    assert prune_hash(looser, "x") == prune_hash(
+        load_prune_config(RECIPE_CONF / profile / "prune.yaml", {"target.precision": "int8"}), "x")
+    with pytest.raises(ConfigError, match="max_int8_accuracy_drop must be >= 0"):
+        check_prune_config(load_prune_config(RECIPE_CONF / profile / "prune.yaml",
+                                             {"deploy.max_int8_accuracy_drop": -1}))

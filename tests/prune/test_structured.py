@@ -17,6 +17,7 @@ from asc.prune.cost import CostModel
 from asc.prune.plan import Target, apply_plan, plan_step
 from asc.prune.structured import channel_groups, prune_channels
 from tiny_prune import INPUT_SHAPE, TINY
+from random_weights import randomize  # tests/random_weights.py
 
 # the tiny layout, one without stem and shortcuts everywhere possible, and one with a 3-stage stem
 LAYOUTS = [
@@ -29,22 +30,6 @@ LAYOUTS = [
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
-
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random kernels and BatchNorm statistics (so folding and importance see distinct channels); eval."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.25)
-                m.bias.copy_(torch.rand(c, generator=gen) - 0.5)
-            elif isinstance(m, nn.Conv2d):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.3)
-    return model.eval()
 
 
 def torch_pruning_groups(model: nn.Module) -> set[frozenset]:

@@ -37,6 +37,9 @@ wide=$(kd_dir $recipe_expdir $split)/rep_mobile_wide_kd
 [ -f $wide/train.done ] || {
   echo "$0: no finished start model $wide; run ./run.sh --stage 5 --stop-stage 5 --splits $split first" >&2; exit 1; }
 prune=(steps/prune.sh --cmd "$train_cmd" --threads $(pool_threads $jobs) --dir-folder "$DIRS_FOLDER")
+# Equal epochs, as local/ablation_prune_schedule.sh: a profile's fine-tuning min_steps would give the K short
+# steps of a small split more epochs in all than the one long step, so it is turned off here.
+equal=; grep -q '^ *min_steps:' conf/$profile/prune.yaml && equal="finetune.min_steps=0"
 
 runs=
 pool_start $jobs
@@ -45,7 +48,7 @@ for seed in $seeds; do
     exp=$root/$schedule/seed$seed one_shot=false
     [ $schedule = one_shot ] && one_shot=true
     echo "$(date '+%F %T') [ablation_prune] one_shot=$one_shot, seed $seed -> $exp"
-    pool_run $exp/ablation.log "${prune[@]}" --seed $seed --prune-opts "one_shot=$one_shot $prune_opts" \
+    pool_run $exp/ablation.log "${prune[@]}" --seed $seed --prune-opts "one_shot=$one_shot $equal $prune_opts" \
       conf/$profile/prune.yaml $wide data/train_split$split $(feats_h5 $dumpdir student train_split100) \
       $(teach_dir $recipe_expdir $split)/logits.h5 data/labels.txt $exp
     runs="$runs $exp"
