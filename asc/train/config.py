@@ -28,7 +28,8 @@ from asc.train.predict import EVAL_BATCH_SIZE
 RUNTIME_KEYS = ("num_workers", "log_interval", "eval_batch_size", "pretrained_dir")
 # KD options added after runs were made: at their default they are left out of the hash, so that a finished
 # experiment from before them is still recognised as the same config (and not refused as another one).
-NEW_KD_DEFAULTS = {"teacher_mode": "stored", "members": []}
+NEW_KD_DEFAULTS = {"teacher_mode": "stored", "members": [], "teacher_temperature": None,
+                   "logit_standardization": False}
 # Model options added after runs were made (Rep-Mobile's train_form), left out of the hash the same way.
 NEW_MODEL_DEFAULTS = {"train_form": "branch_bn"}
 
@@ -47,6 +48,11 @@ class KDConfig:
     teacher_mode: Literal["stored", "online"] = "stored"
     members: list[str] = field(default_factory=list)  # online only: teachers' experiment folders to run
                                                       # instead of the members of teacher_logits
+    # what the student matches (asc.train.losses says why; the defaults are the CP-JKU loss as it was):
+    teacher_temperature: float | None = None  # the teacher side's temperature; None: `temperature`.
+                                              # Below it sharpens an under-confident teacher's targets
+    logit_standardization: bool = False       # z-score teacher and student logits per clip before the
+                                              # temperature softmax (Sun et al., CVPR 2024)
 
 
 @dataclass
@@ -172,6 +178,8 @@ def validate(cfg: TrainConfig, source: str = "config") -> None:
         (0.0 <= cfg.warmup_epochs <= cfg.epochs, "warmup_epochs must be in [0, epochs]"),
         (0.0 <= cfg.kd.lambda_ce <= 1.0, "kd.lambda_ce must be in [0, 1]"),
         (cfg.kd.temperature > 0, "kd.temperature must be positive"),
+        (cfg.kd.teacher_temperature is None or cfg.kd.teacher_temperature > 0,
+         "kd.teacher_temperature must be positive (or null: the same as kd.temperature)"),
         (cfg.min_steps >= 0, "min_steps must be >= 0"),
         (cfg.num_workers >= 0, "num_workers must be >= 0"),
     ]

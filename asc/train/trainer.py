@@ -383,7 +383,8 @@ def _loss(model: nn.Module, batch, data: TrainData, augmenter: Augmenter, genera
     with autocast(device, use_amp):
         logits = model(x)
     return (kd_loss(logits, y, teacher, cfg.kd.lambda_ce, cfg.kd.temperature, mix,
-                    teacher_saw_mix=data.online is not None), correct_count(logits, y, mix))
+                    teacher_saw_mix=data.online is not None, teacher_temperature=cfg.kd.teacher_temperature,
+                    standardized=cfg.kd.logit_standardization), correct_count(logits, y, mix))
 
 
 def correct_count(logits: torch.Tensor, labels: torch.Tensor, mix=None) -> torch.Tensor:
@@ -493,7 +494,9 @@ def _log_start(cfg: TrainConfig, env: DistEnv, data: TrainData, model: nn.Module
              cfg.batch_size, per_rank, steps, cfg.epochs)
     source = (f"teachers in the loop {', '.join(data.online.names)}" if data.online is not None
               else cfg.kd.teacher_logits)
-    kd = (f"KD lambda {cfg.kd.lambda_ce} T {cfg.kd.temperature} from {source}"
+    teacher_t = "" if cfg.kd.teacher_temperature is None else f" (teacher T {cfg.kd.teacher_temperature})"
+    standard = ", logits standardized" if cfg.kd.logit_standardization else ""
+    kd = (f"KD lambda {cfg.kd.lambda_ce} T {cfg.kd.temperature}{teacher_t}{standard} from {source}"
           if cfg.kd.lambda_ce < 1.0 else "plain cross-entropy")
     augment = augmenter.active + (["mixup"] if cfg.augment.mixup.enabled else [])
     log.info("loss: %s; augmentation: %s", kd, ", ".join(augment) or "none")

@@ -145,12 +145,26 @@ def test_new_kd_options_at_their_default_leave_the_hash_of_earlier_runs_alone(tm
     earlier = dataclasses.asdict(cfg)            # the config as hashed before teacher_mode and members
     for key in RUNTIME_KEYS:
         earlier.pop(key)
-    del earlier["kd"]["teacher_mode"], earlier["kd"]["members"]
+    for key in ("teacher_mode", "members", "teacher_temperature", "logit_standardization"):
+        del earlier["kd"][key]
     text = json.dumps(earlier, sort_keys=True, default=str)
     assert config_hash(cfg) == hashlib.sha256(text.encode()).hexdigest()[:16]
-    online = load_train_config(path, {**PATHS, "kd.lambda_ce": 0.02, "kd.teacher_logits": "x.h5",
-                                      "kd.teacher_mode": "online"})
-    assert config_hash(online) != config_hash(cfg)
+    for key, value in (("teacher_mode", "online"), ("teacher_temperature", 0.8),
+                       ("logit_standardization", True)):
+        changed = load_train_config(path, {**PATHS, "kd.lambda_ce": 0.02, "kd.teacher_logits": "x.h5",
+                                           f"kd.{key}": value})
+        assert config_hash(changed) != config_hash(cfg), key
+
+
+def test_kd_target_options_from_the_command_line_and_their_checks(tmp_path):
+    from asc.config import parse_override
+    path = write(tmp_path, {"model": "rep_mobile"})
+    distil = {**PATHS, "kd.lambda_ce": 0.02, "kd.teacher_logits": "x.h5"}
+    cfg = load_train_config(path, {**distil, **dict(map(parse_override, ["kd.teacher_temperature=0.8",
+                                                                         "kd.logit_standardization=true"]))})
+    assert cfg.kd.teacher_temperature == 0.8 and cfg.kd.logit_standardization is True
+    with pytest.raises(ConfigError, match="kd.teacher_temperature"):
+        load_train_config(path, {**distil, "kd.teacher_temperature": 0.0})
 
 
 def test_train_form_at_its_default_leaves_the_hash_of_earlier_runs_alone(tmp_path):
