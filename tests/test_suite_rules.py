@@ -78,7 +78,7 @@ def test_elsewhere_a_skip_is_a_skip(small_suite, monkeypatch, ci):
     assert "failed" not in outcomes and "errors" not in outcomes
 
 
-def test_tools_test_sh_lists_skips_with_their_reasons(tmp_path):
+def test_tools_test_sh_lists_skips_with_their_reasons_and_the_slowest_tests(tmp_path):
     test_file = tmp_path / "test_one_skip.py"
     test_file.write_text("import pytest\n\ndef test_x():\n    pytest.skip('the reason it skipped')\n")
     done = subprocess.run([str(ROOT / "tools" / "test.sh"), str(test_file), "-p", "no:cacheprovider"],
@@ -86,6 +86,7 @@ def test_tools_test_sh_lists_skips_with_their_reasons(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SKIPPED [1]" in done.stdout and "the reason it skipped" in done.stdout
     assert "1 skipped" in done.stdout and " passed" not in done.stdout   # only the given path ran
+    assert "slowest 25 durations" in done.stdout                       # CI's log shows where the time goes
 
 
 def _test_sources() -> dict[Path, ast.Module]:

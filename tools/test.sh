@@ -10,5 +10,6 @@ source "$root/tools/cpu_env.sh"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 cd "$root"
 # -rs: every skipped test is listed with its reason (a green run that skipped real work must say so).
+# --durations=25: every run (CI's log included) ends with its 25 slowest tests, where the suite's time goes.
 # No path given: pytest.ini's testpaths (tests/); a path given runs only that path.
-exec "$root/tools/venv/bin/python" -m pytest -q -rs "$@"
+exec "$root/tools/venv/bin/python" -m pytest -q -rs --durations=25 "$@"
