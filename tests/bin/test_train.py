@@ -40,7 +40,8 @@ def test_writes_the_experiment_directory(tiny, capsys):
         "checkpoints", "config.yaml", "curves.png", "metrics.jsonl", "run.sh", "train.done", "train.log"]
     resolved = yaml.safe_load((exp / "config.yaml").read_text())
     assert resolved["kd"] == {"lambda_ce": 0.5, "temperature": 3.0, "teacher_logits": str(tiny.logits),
-                              "teacher_mode": "stored", "members": []}
+                              "teacher_mode": "stored", "members": [],
+                              "teacher_temperature": None, "logit_standardization": False}
     assert resolved["feats"] == str(tiny.feats) and resolved["augment"]["device_ir"]["folder"] == str(tiny.dirs)
     assert resolved["model"] == "baseline" and resolved["model_options"]["base_channels"] == 8
     rows = metrics(exp)
