@@ -32,6 +32,7 @@ def test_published_layout():
 
 
 def test_folding_is_exact_and_keeps_grn():
+    torch.manual_seed(0)                     # the kernels' initialisation, whatever ran before
     model = randomize(build_model("cp_mobile", base_channels=16, channels_multiplier=1.5,
                                   expansion_rate=2.0), kernels=False)
     deployed = reparameterize(model)
@@ -39,7 +40,9 @@ def test_folding_is_exact_and_keeps_grn():
     assert sum(isinstance(m, GRN) for m in deployed.modules()) == 6
     x = torch.randn(2, 1, 64, 33)
     with torch.no_grad():
-        assert (model(x) - deployed(x)).abs().max() < 1e-4
+        reference = model(x)
+        # random GRN scales make logits of ~1e3: exact up to float32 rounding, measured against their size
+        assert (reference - deployed(x)).abs().max() <= 1e-5 * reference.abs().max()
 
 
 def test_small_config_has_the_complexity_of_the_default_rep_mobile():
