@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from asc.models.cp_mobile import GRN
+
 
 def randomize(model: nn.Module, seed: int = 0, kernels: bool = True) -> nn.Module:
     """Random BatchNorm statistics and affine terms, GRN scales and (with `kernels`) convolution kernels and
@@ -25,7 +27,7 @@ def randomize(model: nn.Module, seed: int = 0, kernels: bool = True) -> nn.Modul
             elif isinstance(module, nn.Conv2d):
                 if kernels:
                     module.weight.copy_(torch.randn(module.weight.shape, generator=gen) * 0.3)
-            elif type(module).__name__ == "GRN":
+            elif isinstance(module, GRN):
                 module.gamma.copy_(torch.rand(module.gamma.shape, generator=gen) + 0.5)
                 module.beta.copy_(torch.rand(module.beta.shape, generator=gen) - 0.5)
             elif kernels and isinstance(getattr(module, "scale", None), nn.Parameter):
