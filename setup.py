@@ -35,7 +35,8 @@ setup(
     extras_require={
         # asc.bin.export --format onnx (torch's exporter needs onnx and onnxscript; onnxruntime runs
         # the file and checks it); the tests run exported files, so the test extra has them too.
+        # pytest-xdist: tools/test.sh spreads the suite over two workers (tests/conftest.py groups it).
         "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"],
-        "test": ["pytest>=7", "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"],
+        "test": ["pytest>=7", "pytest-xdist>=3.6,<4", "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"],
     },
 )

@@ -9,6 +9,9 @@ Elsewhere such tests skip, and `tools/test.sh` lists every skip with its reason 
 
 Tests need nothing special for this: `pytest.skip(reason)`, `pytest.importorskip` and `skipif`
 marks are all turned into failures under CI here.
+
+tools/test.sh runs the suite on as many pytest-xdist workers as the machine has cores (--dist loadgroup);
+pytest_collection_modifyitems below says which tests must share a worker.
 """
 from __future__ import annotations
 
@@ -74,3 +77,43 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     _fail_skip_in_ci(outcome.get_result(), "module")
+
+
+# The files whose tests read the session's finished tiny recipe run (tests/recipe/conftest.py). Some add
+# to that run or change it (tests/recipe/test_run_sh.py's last test), in their usual order, so under
+# pytest-xdist they are one unit of work: two workers must not build it twice or change it under each other.
+SHARED_RUN = "finished_recipe"
+SHARED_RUN_FILES = ("tests/recipe/test_claims.py", "tests/recipe/test_dcase2025_recipe.py",
+                    "tests/recipe/test_recipe_killed.py", "tests/recipe/test_run_sh.py")
+
+
+def _test_file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The shared run's files first: theirs is the suite's longest unit of work, so one worker starts it at
+    once and the other takes the remaining files meanwhile. A new file that uses the shared run must be
+    named in SHARED_RUN_FILES, or it could run on the other worker at the same time."""
+    strays = sorted({_test_file(item.nodeid) for item in items
+                     if SHARED_RUN in getattr(item, "fixturenames", ())} - set(SHARED_RUN_FILES))
+    if strays:
+        pytest.exit(f"{', '.join(strays)}: uses the fixture {SHARED_RUN}; name it in SHARED_RUN_FILES "
+                    f"(tests/conftest.py) so that its tests share that run's worker", pytest.ExitCode.USAGE_ERROR)
+    shared = [item for item in items if _test_file(item.nodeid) in SHARED_RUN_FILES]
+    items[:] = shared + [item for item in items if _test_file(item.nodeid) not in SHARED_RUN_FILES]
+
+
+@pytest.hookimpl(optionalhook=True)     # a pytest-xdist hook: without xdist it is never called
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile (tools/test.sh), except that the shared run's files are one unit together."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedRunInOneUnit(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = _test_file(nodeid)
+            return SHARED_RUN if file in SHARED_RUN_FILES else file
+
+    return SharedRunInOneUnit(config, log)

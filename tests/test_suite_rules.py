@@ -141,3 +141,60 @@ def test_test_files_have_unique_names():
     for path in sorted((ROOT / "tests").rglob("test_*.py")):
         assert path.name not in seen, f"{path.relative_to(ROOT)} and {seen[path.name].relative_to(ROOT)} share a name"
         seen[path.name] = path
+
+
+SHARED_RUN_FIXTURES = '''
+
+@pytest.fixture(scope="session")
+def finished_recipe():
+    with open("events.txt", "a") as log:
+        log.write(f"built {os.environ.get('PYTEST_XDIST_WORKER', '-')}\\n")
+    return "run"
+
+
+@pytest.fixture(autouse=True)
+def _where(request):
+    with open("events.txt", "a") as log:
+        log.write(f"{os.environ.get('PYTEST_XDIST_WORKER', '-')} {request.node.nodeid}\\n")
+'''
+USES_RUN = "def test_1(finished_recipe):\n    pass\n\n\ndef test_2(finished_recipe):\n    pass\n"
+OTHER = "import time\n\n\ndef test_1():\n    time.sleep(0.2)\n"
+
+
+def _two_worker_flags() -> list[str]:
+    """tools/test.sh's xdist flags, as it passes them."""
+    line = next(line for line in (ROOT / "tools" / "test.sh").read_text().splitlines()
+                if line.startswith("parallel=(); "))
+    return line.split("parallel=(", 2)[2].rstrip(")").replace('"$workers"', "2").split()
+
+
+def _suite_with_shared_run(pytester, extra_files: dict[str, str]):
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text() + SHARED_RUN_FIXTURES)   # it imports os
+    files = {"tests/recipe/test_run_sh.py": USES_RUN, "tests/recipe/test_claims.py": USES_RUN,
+             **{f"tests/other/test_other{i}.py": OTHER for i in range(4)}, **extra_files}
+    for name, text in files.items():
+        path = pytester.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return pytester
+
+
+def test_under_two_workers_the_shared_recipe_run_is_built_once_and_its_files_share_one_worker(pytester):
+    suite = _suite_with_shared_run(pytester, {})
+    flags = _two_worker_flags()
+    assert flags == ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
+    result = suite.runpytest_subprocess(*flags, "-p", "no:cacheprovider", timeout=120)
+    assert result.ret == 0 and result.parseoutcomes()["passed"] == 8, result.stdout.str()
+    events = (suite.path / "events.txt").read_text().splitlines()
+    builds = [e for e in events if e.startswith("built ")]
+    assert len(builds) == 1, events
+    shared_workers = {e.split()[0] for e in events if "tests/recipe/" in e}
+    assert shared_workers == {builds[0].split()[1]}, events
+    assert {e.split()[0] for e in events if "tests/other/" in e} >= {"gw0", "gw1"} - shared_workers, events
+
+
+def test_a_file_that_uses_the_shared_run_unnamed_stops_the_run(pytester):
+    suite = _suite_with_shared_run(pytester, {"tests/new/test_stray.py": USES_RUN})
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "tests/new/test_stray.py: uses the fixture finished_recipe" in result.stdout.str() + result.stderr.str()
