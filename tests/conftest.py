@@ -10,8 +10,8 @@ Elsewhere such tests skip, and `tools/test.sh` lists every skip with its reason 
 Tests need nothing special for this: `pytest.skip(reason)`, `pytest.importorskip` and `skipif`
 marks are all turned into failures under CI here.
 
-tools/test.sh runs the suite on as many pytest-xdist workers as the machine has cores (--dist loadgroup);
-pytest_collection_modifyitems below says which tests must share a worker.
+tools/test.sh runs the suite on two pytest-xdist workers (--dist loadfile); SHARED_RUN_FILES and the
+scheduler below keep the tests that share one tiny recipe run on one worker.
 """
 from __future__ import annotations
 
