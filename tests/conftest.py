@@ -100,8 +100,7 @@ def pytest_collection_modifyitems(config, items):
     if strays:
         pytest.exit(f"{', '.join(strays)}: uses the fixture {SHARED_RUN}; name it in SHARED_RUN_FILES "
                     f"(tests/conftest.py) so that its tests share that run's worker", pytest.ExitCode.USAGE_ERROR)
-    shared = [item for item in items if _test_file(item.nodeid) in SHARED_RUN_FILES]
-    items[:] = shared + [item for item in items if _test_file(item.nodeid) not in SHARED_RUN_FILES]
+    items.sort(key=lambda item: _test_file(item.nodeid) not in SHARED_RUN_FILES)   # stable: order kept within
 
 
 @pytest.hookimpl(optionalhook=True)     # a pytest-xdist hook: without xdist it is never called
