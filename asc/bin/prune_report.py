@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def main(argv=None) -> int:
             configs.append(config)
             records += _run_records(run, config, test, store.config_hash, args.batch_size)
         if args.schedules:
-            text = schedule_markdown(records, args.title or _schedules_title(configs), _schedule_notes(configs, argv))
+            notes = _schedule_notes(configs, argv, args.runs)
+            text = schedule_markdown(records, args.title or _schedules_title(configs), notes)
             if args.plot:
                 _plot(records, args.plot, configs[0]["target"]["macs"])
         else:
@@ -145,11 +147,39 @@ def _schedules_title(configs: list[dict]) -> str:
             f"{target['precision']} and {_macs(target['macs'])})")
 
 
-def _schedule_notes(configs: list[dict], argv) -> list[str]:
+def _schedule_notes(configs: list[dict], argv, runs: list[str]) -> list[str]:
     starts = sorted({c["init"] for c in configs})
     return [f"Start models (one per split, every run of a split starts from it): {', '.join(starts)}; scopes "
-            f"{', '.join(configs[0]['scopes'])}. Written by `python -m asc.bin.prune_report "
-            f"{' '.join(argv if argv is not None else sys.argv[1:])}`."]
+            f"{', '.join(configs[0]['scopes'])}. Written by `{command_line(argv, runs)}`."]
+
+
+def command_line(argv, runs: list[str], max_listed: int = 8) -> str:
+    """The command as run, for the note under a table; a study's tens of run directories would make it a
+    paragraph, so past max_listed they are written as one pattern that matches them all, with their count."""
+    argv = list(argv if argv is not None else sys.argv[1:])
+    pattern = run_pattern(runs)
+    if len(runs) > max_listed and pattern:
+        listed = set(runs)
+        argv = [a for a in argv if a not in listed] + [f"{pattern}  # {len(runs)} runs"]
+    return "python -m asc.bin.prune_report " + " ".join(argv)
+
+
+def run_pattern(runs: list[str]) -> str | None:
+    """A shell glob covering the runs, component by component (exp/study/split*/*/k*/seed*), or None when
+    they lie at different depths."""
+    parts = [Path(r).parts for r in runs]
+    if len({len(p) for p in parts}) != 1:
+        return None
+    return str(Path(*(_component_pattern(names) for names in zip(*parts))))
+
+
+def _component_pattern(names: tuple[str, ...]) -> str:
+    """One path component of run_pattern: the name they share, or their common start and end around '*'."""
+    if len(set(names)) == 1:
+        return names[0]
+    head = os.path.commonprefix(names)
+    tail = os.path.commonprefix([n[len(head):][::-1] for n in names])[::-1]
+    return f"{head}*{tail}"
 
 
 def _plot(records: list[dict], path: str, target_macs: int) -> None:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from asc.bin.prune import main as prune
-from asc.bin.prune_report import _macs, main as report
+from asc.bin.prune_report import _macs, command_line, main as report
 from asc.prune.report import ablation_markdown
 from tiny_prune import make_tiny_prune
 
@@ -58,3 +58,16 @@ def test_markdown_of_single_values_has_no_spread():
                                         (30_000_000, "30 M MACs"), (29_539_392, "29.54 M MACs")])
 def test_mac_target_in_the_title_is_never_rounded_to_zero(macs, text):
     assert _macs(macs) == text
+
+
+def test_command_line_writes_a_study_of_many_runs_as_one_pattern_and_a_few_runs_in_full():
+    options = ["--schedules", "--out", "exp/s/README.md"]
+    runs = [f"exp/s/split{n}/{c}/k{k}/seed{s}" for n in (25, 100) for c in ("l2", "bn_scale")
+            for k in ("1x6", "6x1") for s in (0, 1, 2)]
+    assert command_line(options + runs, runs) == ("python -m asc.bin.prune_report --schedules --out "
+                                                  "exp/s/README.md exp/s/split*/*/k*/seed*  # 24 runs")
+    few = runs[:2]
+    assert command_line(options + few, few) == "python -m asc.bin.prune_report " + " ".join(options + few)
+    assert command_line(options + ["a/b1", "a/bb1"] * 5, ["a/b1", "a/bb1"] * 5).endswith("a/b*1  # 10 runs")
+    uneven = runs + ["exp/other"]       # no single pattern: every run is listed
+    assert command_line(options + uneven, uneven).endswith("seed2 exp/other")
