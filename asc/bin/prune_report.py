@@ -80,7 +80,7 @@ def main(argv=None) -> int:
             if args.plot:
                 _plot(records, args.plot, configs[0]["target"]["macs"])
         else:
-            text = ablation_markdown(records, args.title or _title(configs), _notes(configs, argv))
+            text = ablation_markdown(records, args.title or _title(configs), _notes(configs, argv, args.runs))
         write_text(args.out, text)
         print(text, end="")
     except AscError as e:
@@ -200,15 +200,14 @@ def _macs(macs: int) -> str:
     return f"{macs // 1_000_000} M MACs" if macs % 1_000_000 == 0 else f"{macs / 1e6:.2f} M MACs"
 
 
-def _notes(configs: list[dict], argv) -> list[str]:
+def _notes(configs: list[dict], argv, runs: list[str]) -> list[str]:
     first = configs[0]
     starts = sorted({c["init"] for c in configs})
     total = first["steps"] * first["epochs_per_step"]
     return [f"Same start model ({', '.join(starts)}), same target and the same {total} epochs of KD fine-tuning "
             f"in all: progressive = {first['steps']} steps × {first['epochs_per_step']} epochs, one-shot = "
             f"1 step × {total} epochs; criterion {first['criterion']}, scopes {', '.join(first['scopes'])}. "
-            f"Step 0 is the start model. Written by `python -m asc.bin.prune_report "
-            f"{' '.join(argv if argv is not None else sys.argv[1:])}`."]
+            f"Step 0 is the start model. Written by `{command_line(argv, runs)}`."]
 
 
 if __name__ == "__main__":
